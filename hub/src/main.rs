@@ -1,0 +1,9 @@
+fn main() -> std::process::ExitCode {
+    match okno_hub::cli::main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

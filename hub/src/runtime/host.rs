@@ -1,0 +1,273 @@
+//! What the hub serves to a plugin: the `okno:plugin` host interfaces and a deny-all WASI
+//! context. One `HostState` lives in one store, which lives for one call.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::ResourceLimiter;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::host_world::okno::plugin::{calendar, clock, config, http, kv, log, types};
+use super::kv::PluginKv;
+
+/// How much a plugin may write to stdout and stderr in one call; the rest is an error for
+/// the plugin, and what it wrote goes to the hub's debug log.
+const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// Everything about a plugin that outlives one call: its settings and grants.
+pub struct PluginContext {
+    pub name: String,
+    pub settings: BTreeMap<String, String>,
+    pub http: HttpGrant,
+    pub kv: Arc<dyn PluginKv>,
+    /// Fixed time for dry runs and tests; `None` reads the system clock.
+    pub fixed_now: Option<i64>,
+    pub utc_offset_minutes: i32,
+}
+
+/// Which hosts a plugin may call, and how long and how much it may wait for.
+#[derive(Clone, Debug)]
+pub struct HttpGrant {
+    /// `host`, `host:port` or `*.domain`; empty means no HTTP at all.
+    pub hosts: Vec<String>,
+    pub timeout: Duration,
+    pub max_response_bytes: u64,
+}
+
+impl HttpGrant {
+    pub fn none() -> Self {
+        HttpGrant { hosts: Vec::new(), timeout: Duration::from_secs(5), max_response_bytes: 1 << 20 }
+    }
+
+    pub fn allows(&self, url: &reqwest::Url) -> bool {
+        let Some(host) = url.host_str() else { return false };
+        let port = url.port_or_known_default();
+        self.hosts.iter().any(|grant| {
+            if let Some(domain) = grant.strip_prefix("*.") {
+                return host.ends_with(&format!(".{domain}"));
+            }
+            match grant.rsplit_once(':') {
+                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
+                    h == host && p.parse::<u16>().ok() == port
+                }
+                _ => grant == host,
+            }
+        })
+    }
+}
+
+/// A memory cap that remembers it refused a grow, so the call's error can say
+/// "memory limit" rather than the trap the guest's allocator turned it into.
+pub struct MemoryCap {
+    pub max_bytes: usize,
+    pub refused: Arc<AtomicBool>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.refused.store(true, Ordering::Relaxed);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub memory: MemoryCap,
+    pub plugin: Arc<PluginContext>,
+    pub http_client: reqwest::Client,
+    pub stdout: MemoryOutputPipe,
+    pub stderr: MemoryOutputPipe,
+    /// The message this call is about, for log lines.
+    pub message_id: String,
+}
+
+impl HostState {
+    pub fn new(plugin: Arc<PluginContext>, http_client: reqwest::Client, max_memory: usize, message_id: String) -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
+        // Deny all: no preopened directories, no environment, no arguments, no sockets,
+        // no name lookup, empty stdin. What a plugin may reach is the okno interfaces.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap { max_bytes: max_memory, refused: Arc::new(AtomicBool::new(false)) },
+            plugin,
+            http_client,
+            stdout,
+            stderr,
+            message_id,
+        }
+    }
+
+    /// What the plugin printed, for the debug log and for trap messages (a Rust panic
+    /// message goes to stderr before the trap).
+    pub fn captured_output(&self) -> String {
+        let mut out = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
+        let stdout = self.stdout.contents();
+        if !stdout.is_empty() {
+            out.push_str(&String::from_utf8_lossy(&stdout));
+        }
+        out
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        // Plugins are told never to log personal data; the hub masks anyway.
+        let message = crate::observability::mask_personal_data(&message);
+        let plugin = self.plugin.name.as_str();
+        let id = self.message_id.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, message_id = id, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, message_id = id, "{message}"),
+            log::Level::Info => tracing::info!(plugin, message_id = id, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, message_id = id, "{message}"),
+            log::Level::Error => tracing::error!(plugin, message_id = id, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl config::Host for HostState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.plugin.settings.get(&key).cloned())
+    }
+
+    async fn get_all(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
+        Ok(self.plugin.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+impl kv::Host for HostState {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::KvError>> {
+        Ok(self.plugin.kv.get(&key).map_err(kv::KvError::Store))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), kv::KvError>> {
+        if value.len() > super::kv::MAX_VALUE_BYTES {
+            return Ok(Err(kv::KvError::QuotaExceeded(format!(
+                "value of {} bytes for key {key:?} is over the {} byte limit",
+                value.len(),
+                super::kv::MAX_VALUE_BYTES
+            ))));
+        }
+        Ok(self.plugin.kv.set(&key, &value).map_err(kv::KvError::Store))
+    }
+
+    async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), kv::KvError>> {
+        Ok(self.plugin.kv.delete(&key).map_err(kv::KvError::Store))
+    }
+
+    async fn list_keys(&mut self, prefix: String, limit: u32) -> wasmtime::Result<Result<Vec<String>, kv::KvError>> {
+        Ok(self.plugin.kv.list_keys(&prefix, limit).map_err(kv::KvError::Store))
+    }
+}
+
+impl clock::Host for HostState {
+    async fn now(&mut self) -> wasmtime::Result<i64> {
+        Ok(self.plugin.fixed_now.unwrap_or_else(crate::sla::now_millis))
+    }
+
+    async fn utc_offset_minutes(&mut self) -> wasmtime::Result<i32> {
+        Ok(self.plugin.utc_offset_minutes)
+    }
+}
+
+fn to_sdk_date(day: types::Date) -> okno_sdk::types::Date {
+    okno_sdk::types::Date { year: day.year, month: day.month, day: day.day }
+}
+
+impl calendar::Host for HostState {
+    async fn is_working_day(&mut self, day: types::Date) -> wasmtime::Result<bool> {
+        Ok(okno_sdk::production_calendar::is_working_day(to_sdk_date(day)))
+    }
+
+    async fn add_working_days(&mut self, start: types::Date, days: u32) -> wasmtime::Result<types::Date> {
+        // A plugin asking for absurd spans would spin the host; a century is plenty.
+        let days = days.min(36_500);
+        let d = okno_sdk::production_calendar::add_working_days(to_sdk_date(start), days);
+        Ok(types::Date { year: d.year, month: d.month, day: d.day })
+    }
+}
+
+impl http::Host for HostState {
+    async fn send(&mut self, request: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+        Ok(self.send_checked(request).await)
+    }
+}
+
+impl HostState {
+    async fn send_checked(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
+        use http::HttpError;
+        let url = reqwest::Url::parse(&request.url)
+            .map_err(|e| HttpError::InvalidRequest(format!("bad url {:?}: {e}", request.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(HttpError::InvalidRequest(format!("scheme {:?} is not http or https", url.scheme())));
+        }
+        let grant = &self.plugin.http;
+        if !grant.allows(&url) {
+            tracing::warn!(plugin = %self.plugin.name, message_id = %self.message_id, host = url.host_str().unwrap_or(""), "plugin http call to an ungranted host refused");
+            return Err(HttpError::Denied(format!(
+                "host {:?} is not granted to plugin {:?} (grant it in the plugin's `http.allow` list)",
+                url.host_str().unwrap_or(""),
+                self.plugin.name
+            )));
+        }
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| HttpError::InvalidRequest(format!("bad method {:?}", request.method)))?;
+        let mut builder = self.http_client.request(method, url).timeout(grant.timeout);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let mut response = builder.send().await.map_err(|e| {
+            if e.is_timeout() { HttpError::Timeout } else { HttpError::Transport(e.to_string()) }
+        })?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            if e.is_timeout() { HttpError::Timeout } else { HttpError::Transport(e.to_string()) }
+        })? {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > grant.max_response_bytes {
+                return Err(HttpError::TooLarge(grant.max_response_bytes));
+            }
+        }
+        Ok(http::Response { status, headers, body })
+    }
+}

@@ -1,0 +1,146 @@
+//! What a component is: its world, the contract version it was built against, what it
+//! imports, and whether the hub will run it.
+
+use serde::Serialize;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+/// The contract version this hub implements.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+const CONTRACT_PACKAGE: &str = "okno:plugin";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    Connector,
+    Classifier,
+    Policy,
+}
+
+impl World {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::Connector => "connector",
+            World::Classifier => "classifier",
+            World::Policy => "policy",
+        }
+    }
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// WASI 0.2 interfaces a plugin may import because Rust's std links them even when
+/// unused; the deny-all WASI context makes them harmless. Everything else of WASI
+/// (filesystem, sockets, http) is refused at load.
+const ALLOWED_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+/// Host interfaces of the contract, and the capability each one means.
+const CAPABILITIES: &[(&str, &str)] = &[
+    ("log", "log"),
+    ("config", "config"),
+    ("kv", "kv"),
+    ("clock", "clock"),
+    ("calendar", "calendar"),
+    ("http", "http"),
+];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginInfo {
+    pub world: World,
+    pub contract_version: String,
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+    /// The host capabilities it imports: `log`, `config`, `kv`, `clock`, `calendar`, `http`.
+    pub capabilities: Vec<String>,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("exports {exports:?} match no okno world: a connector exports `decode` and `encode`, a classifier `classify`, a policy `decide`")]
+    UnknownWorld { exports: Vec<String> },
+    #[error("built against okno:plugin@{found}, but this hub implements okno:plugin@{expected}: rebuild the plugin with an okno-sdk for contract {expected}")]
+    ContractVersion { found: String, expected: String },
+    #[error("imports `{import}`, which the sandbox does not provide (plugins get the okno:plugin interfaces and WASI's cli, io, clocks and random; no filesystem, sockets or environment)")]
+    ForbiddenImport { import: String },
+    #[error("imports no okno:plugin interface, so its contract version is unknown")]
+    NoContract,
+}
+
+/// Splits `ns:pkg/iface@1.2.3` into (`ns:pkg/iface`, Some("1.2.3")).
+fn split_version(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (name, None),
+    }
+}
+
+pub fn inspect(engine: &Engine, component: &Component, size: u64, sha256: &str) -> Result<PluginInfo, InspectError> {
+    let ty = component.component_type();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_) | ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+
+    let has = |name: &str| exports.iter().any(|e| e == name);
+    let world = if has("decode") && has("encode") {
+        World::Connector
+    } else if has("classify") {
+        World::Classifier
+    } else if has("decide") {
+        World::Policy
+    } else {
+        return Err(InspectError::UnknownWorld { exports });
+    };
+
+    let mut contract_version = None;
+    let mut capabilities = Vec::new();
+    for import in &imports {
+        let (name, version) = split_version(import);
+        if let Some(iface) = name.strip_prefix(CONTRACT_PACKAGE).and_then(|rest| rest.strip_prefix('/')) {
+            let version = version.unwrap_or("unversioned");
+            if version != CONTRACT_VERSION {
+                return Err(InspectError::ContractVersion { found: version.to_string(), expected: CONTRACT_VERSION.to_string() });
+            }
+            contract_version = Some(version.to_string());
+            if let Some((_, cap)) = CAPABILITIES.iter().find(|(i, _)| *i == iface) {
+                capabilities.push(cap.to_string());
+            }
+            continue;
+        }
+        let allowed_wasi = ALLOWED_WASI.contains(&name) && version.is_some_and(|v| v.starts_with("0.2."));
+        if !allowed_wasi {
+            return Err(InspectError::ForbiddenImport { import: import.clone() });
+        }
+    }
+    let contract_version = contract_version.ok_or(InspectError::NoContract)?;
+    capabilities.sort();
+    Ok(PluginInfo { world, contract_version, exports, imports, capabilities, size, sha256: sha256.to_string() })
+}

@@ -1,0 +1,47 @@
+//! A classifier that misbehaves as its `mode` setting says, so tests can check that the
+//! hub contains it: `loop`, `alloc` (1 GiB), `panic`, `http` (calls `url`), `bad-code`
+//! (returns a topic code not in the classifier), `sleep-cpu` (burns `ms` of CPU), or
+//! anything else to behave (tag the message `hostile-ok`).
+
+use okno_sdk::prelude::*;
+
+struct Hostile;
+
+impl Classifier for Hostile {
+    fn classify(_message: Message, mut current: Classification) -> Result<Classification, PluginError> {
+        let mode = okno_sdk::config::get("mode").unwrap_or_default();
+        match mode.as_str() {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let big: Vec<u8> = vec![1; 1 << 30];
+                current.tags.push(format!("allocated-{}", std::hint::black_box(big).len()));
+            }
+            "panic" => panic!("hostile plugin panicked on purpose"),
+            "http" => {
+                let url = okno_sdk::config::get("url").unwrap_or_else(|| "http://example.org/".into());
+                let request = okno_sdk::http::Request { method: "GET".into(), url, headers: vec![], body: None };
+                match okno_sdk::http::send(&request) {
+                    Ok(response) => current.tags.push(format!("http-{}", response.status)),
+                    Err(e) => return Err(PluginError::upstream(format!("http refused: {e:?}"))),
+                }
+            }
+            "bad-code" => {
+                current.topic = Some(TopicAssignment {
+                    best: Topic { code: "9999.9999.9999.9999".into(), name: "nothing".into(), confidence: 0.9 },
+                    alternatives: vec![],
+                    low_confidence: false,
+                    reasons: vec![],
+                });
+            }
+            _ => current.tags.push("hostile-ok".into()),
+        }
+        Ok(current)
+    }
+}
+
+okno_sdk::export_classifier!(Hostile);
