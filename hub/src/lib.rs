@@ -11,3 +11,8 @@ pub mod observability;
 pub mod runtime;
 pub mod sla;
 pub mod cli;
+pub mod config;
+pub mod pipeline;
+pub mod store;
+pub mod transport;
+pub mod api;

@@ -55,6 +55,8 @@ impl Default for Client {
     }
 }
 
+// The generated type cannot carry a derive, so the derivable impl is written out.
+#[allow(clippy::derivable_impls)]
 impl Default for Classification {
     fn default() -> Self {
         Classification { topic: None, sentiment: None, kind: None, tags: Vec::new(), pii: Vec::new() }

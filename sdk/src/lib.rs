@@ -86,13 +86,13 @@
 //!
 //! okno_sdk::export_policy!(TenWorkingDays);
 //!
-//! // 2026-12-30 (Wednesday) + 3 working days skips the New Year holidays.
+//! // 2026-12-30 (Wednesday) + 3 working days skips the New Year holidays (Dec 31 – Jan 10).
 //! let host = MockHost::new().setting("days", "3");
 //! let mut message = Message::new(Channel::Mail, "...");
 //! message.received_at = okno_sdk::time::timestamp_from_rfc3339("2026-12-30T09:00:00+03:00").unwrap();
 //! let decision = host.run(|| TenWorkingDays::decide(message, Classification::default())).unwrap();
 //! let due = okno_sdk::time::local_date(decision.answer_deadline.unwrap());
-//! assert_eq!((due.year, due.month, due.day), (2027, 1, 12));
+//! assert_eq!((due.year, due.month, due.day), (2027, 1, 13));
 //! ```
 
 pub mod bindings;

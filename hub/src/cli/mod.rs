@@ -1,7 +1,10 @@
 //! The `okno` command line.
 
 pub mod build;
+pub mod demo;
 pub mod plugin;
+pub mod route;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,10 +22,52 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the hub: the HTTP API, the pipeline and deliveries, until Ctrl-C.
+    Serve {
+        #[arg(long, default_value = "okno.toml")]
+        config: PathBuf,
+        /// Listen address, e.g. 127.0.0.1:8080 (overrides hub.listen).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Where the store lives (overrides hub.data_dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Build the example plugins, start the hub with examples/okno.toml and a local sink,
+    /// feed the sample appeals and show what happened.
+    Demo {
+        /// Run to completion and exit: 0 when every sample reached its sinks.
+        #[arg(long)]
+        once: bool,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Check a config, or explain which routes a message takes.
+    Route {
+        #[command(subcommand)]
+        command: RouteCommand,
+    },
     /// Work with one plugin: inspect it, run it on an input, build plugin crates.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RouteCommand {
+    /// Validate a config file and every plugin it names; errors come as file:line:column.
+    Check {
+        #[arg(long, default_value = "okno.toml")]
+        config: PathBuf,
+    },
+    /// Show which routes a message matches, and why.
+    Explain {
+        #[arg(long, default_value = "okno.toml")]
+        config: PathBuf,
+        /// A message JSON, or {"message", "classification", "decision"}.
+        #[arg(long)]
+        message: PathBuf,
     },
 }
 
@@ -81,6 +126,12 @@ pub fn main() -> anyhow::Result<()> {
     crate::observability::init_logging("info");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
+        Command::Serve { config, listen, data_dir } => runtime.block_on(serve::serve(config, crate::pipeline::Overrides { listen, data_dir })),
+        Command::Demo { once, data_dir } => runtime.block_on(demo::demo(once, data_dir)),
+        Command::Route { command } => match command {
+            RouteCommand::Check { config } => route::check(&config),
+            RouteCommand::Explain { config, message } => route::explain(&config, &message),
+        },
         Command::Plugin { command } => match command {
             PluginCommand::Inspect { file, json } => plugin::inspect(&file, json),
             PluginCommand::Run { file, input, settings, content_type, encode, http_allow, cpu_ms, memory_mib } => {

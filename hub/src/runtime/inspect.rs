@@ -1,7 +1,7 @@
 //! What a component is: its world, the contract version it was built against, what it
 //! imports, and whether the hub will run it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -10,7 +10,7 @@ use wasmtime::Engine;
 pub const CONTRACT_VERSION: &str = "0.1.0";
 const CONTRACT_PACKAGE: &str = "okno:plugin";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum World {
     Connector,

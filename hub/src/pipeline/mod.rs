@@ -1,0 +1,226 @@
+//! The hub: ingest → decode (at ingest, so bad input is refused before anything is
+//! stored) → classify → decide → route → deliver, with every step journaled and traced.
+
+mod active;
+mod deliver;
+pub mod metrics;
+mod process;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::{mpsc, Notify};
+
+pub use active::Active;
+
+use crate::config::Config;
+use crate::model::{Inbound, Message};
+use crate::runtime::{CallError, Runtime, RuntimeOptions};
+use crate::store::{Accepted, Store, TraceEntry};
+use metrics::Metrics;
+
+/// Why an ingest was refused. Nothing is stored for a refused request.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no source named {0:?} is configured")]
+    UnknownSource(String),
+    #[error("the hub's queue is full ({0} messages waiting); retry later")]
+    Busy(usize),
+    #[error("{0}")]
+    Decode(CallError),
+    #[error("storing the message failed: {0:#}")]
+    Store(anyhow::Error),
+}
+
+pub struct Hub {
+    pub store: Store,
+    pub runtime: Arc<Runtime>,
+    pub metrics: Metrics,
+    active: RwLock<Arc<Active>>,
+    config_path: PathBuf,
+    overrides: Overrides,
+    queue: mpsc::Sender<String>,
+    pub(crate) delivery_wake: Notify,
+    queue_capacity: usize,
+}
+
+/// Command-line values that win over the config file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+pub(crate) fn trace(stage: &str, started: Instant, plugin: Option<(&str, &str)>, result: Result<Vec<String>, String>) -> TraceEntry {
+    let (result, reasons) = match result {
+        Ok(reasons) => ("ok".to_string(), reasons),
+        Err(error) => ("error".to_string(), vec![error]),
+    };
+    TraceEntry {
+        at: crate::sla::now_millis(),
+        stage: stage.into(),
+        plugin: plugin.map(|(name, _)| name.to_string()),
+        plugin_version: plugin.map(|(_, sha)| sha.chars().take(12).collect()),
+        duration_us: started.elapsed().as_micros() as u64,
+        result,
+        reasons,
+    }
+}
+
+/// A trace entry for a step without a plugin (replays, corrections).
+pub fn trace_entry(stage: &str, reason: &str) -> TraceEntry {
+    trace(stage, Instant::now(), None, Ok(vec![reason.to_string()]))
+}
+
+impl Hub {
+    /// Loads the config, opens the store, loads every plugin, and starts the workers,
+    /// the delivery loop, the flusher and compaction. Messages left pending or undelivered
+    /// by an earlier run are picked up.
+    pub async fn start(config_path: PathBuf, overrides: Overrides) -> anyhow::Result<Arc<Hub>> {
+        let mut config = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        apply_overrides(&mut config, &overrides);
+        let data_dir = config.hub.data_dir.clone();
+        let store = Store::open(&data_dir)?;
+        let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(data_dir.join("compiled")), ..Default::default() })?;
+        let active = Active::load(config, &runtime, &store)?;
+        let queue_capacity = active.config.hub.queue_capacity;
+        let workers = active.config.hub.workers.max(1);
+        let (queue, receiver) = mpsc::channel(queue_capacity);
+        let hub = Arc::new(Hub {
+            store: store.clone(),
+            runtime,
+            metrics: Metrics::default(),
+            active: RwLock::new(Arc::new(active)),
+            config_path,
+            overrides,
+            queue,
+            delivery_wake: Notify::new(),
+            queue_capacity,
+        });
+        tokio::spawn(store.durability.clone().run());
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        for _ in 0..workers {
+            tokio::spawn(process::worker(hub.clone(), receiver.clone()));
+        }
+        tokio::spawn(deliver::delivery_loop(hub.clone()));
+        tokio::spawn(compaction_loop(hub.clone()));
+        // Recovery: whatever was accepted but not routed goes through the pipeline again.
+        let pending = hub.store.pending_ids()?;
+        if !pending.is_empty() {
+            tracing::info!(count = pending.len(), "resuming messages accepted before the last stop");
+            let hub2 = hub.clone();
+            tokio::spawn(async move {
+                for id in pending {
+                    if hub2.queue.send(id).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(hub)
+    }
+
+    pub fn active(&self) -> Arc<Active> {
+        self.active.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Validates the config file and loads its plugins, then swaps it in. Messages in
+    /// flight finish under the config they started with. On error nothing changes.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let mut config = Config::load(&self.config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        apply_overrides(&mut config, &self.overrides);
+        let old = self.active();
+        if config.hub.data_dir != old.config.hub.data_dir || config.hub.listen != old.config.hub.listen {
+            anyhow::bail!("hub.data_dir and hub.listen cannot change on reload; restart the hub for that");
+        }
+        let active = Active::load(config, &self.runtime, &self.store)?;
+        *self.active.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(active);
+        tracing::info!(config = %self.config_path.display(), "configuration reloaded");
+        Ok(())
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.queue_capacity - self.queue.capacity()
+    }
+
+    /// Decodes raw bytes from a source, journals the messages durably, and queues them.
+    /// Returns once they are on disk: the caller may acknowledge.
+    pub async fn ingest(&self, source: &str, inbound: Inbound) -> Result<Vec<Accepted>, IngestError> {
+        let active = self.active();
+        let Some(connector) = active.source_connector(source) else {
+            self.metrics.rejected("unknown-source");
+            return Err(IngestError::UnknownSource(source.into()));
+        };
+        if self.queue.capacity() == 0 {
+            self.metrics.rejected("busy");
+            return Err(IngestError::Busy(self.queue_capacity));
+        }
+        let started = Instant::now();
+        let decoded = connector.decode(inbound).await;
+        self.metrics.stage("decode", started.elapsed());
+        let messages: Vec<Message> = match decoded {
+            Ok(messages) => messages,
+            Err(error) => {
+                self.metrics.plugin_error(connector.name(), error.kind());
+                self.metrics.rejected("decode");
+                return Err(IngestError::Decode(error));
+            }
+        };
+        let decode_trace = trace(
+            "decode",
+            started,
+            Some((connector.name(), &connector.info.sha256)),
+            Ok(vec![format!("{} message(s) from source {source:?}", messages.len())]),
+        );
+        let now = crate::sla::now_millis();
+        let accepted = self.store.accept(source, messages, now, &[decode_trace]).map_err(IngestError::Store)?;
+        self.store.durability.wait().await.map_err(IngestError::Store)?;
+        self.metrics.stage("ingest", started.elapsed());
+        for a in &accepted {
+            if a.duplicate {
+                self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            }
+            self.metrics.ingested.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(message_id = %a.id, source, "accepted");
+            // Journaled already: if the hub stops before this send, start-up requeues it.
+            let _ = self.queue.send(a.id.clone()).await;
+        }
+        Ok(accepted)
+    }
+
+    /// Puts a message back into the pipeline (replay of a dead letter at a stage).
+    pub async fn requeue(&self, id: &str) -> anyhow::Result<()> {
+        self.store.mark_pending(id)?;
+        self.store.durability.wait().await?;
+        self.queue.send(id.to_string()).await.context("the pipeline has stopped")?;
+        Ok(())
+    }
+}
+
+fn apply_overrides(config: &mut Config, overrides: &Overrides) {
+    if let Some(listen) = &overrides.listen {
+        config.hub.listen = listen.clone();
+    }
+    if let Some(dir) = &overrides.data_dir {
+        config.hub.data_dir = dir.clone();
+    } else if config.hub.data_dir.is_relative() {
+        config.hub.data_dir = config.base_dir.join(&config.hub.data_dir);
+    }
+}
+
+async fn compaction_loop(hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let days = hub.active().config.hub.retention_days as i64;
+        let cutoff = crate::sla::now_millis() - days * 86_400_000;
+        match hub.store.compact(cutoff) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, retention_days = days, "compacted finished messages"),
+            Err(e) => tracing::error!(error = %e, "compaction failed"),
+        }
+    }
+}

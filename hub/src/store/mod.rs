@@ -1,0 +1,297 @@
+//! The embedded store (sled): the journal of messages and their traces, the idempotency
+//! index, the work queue, the per-sink outbox, dead letters and the plugins' kv.
+//!
+//! Trees:
+//! - `messages`: id → [`Record`] (JSON): the message and everything that happened to it.
+//! - `idempotency`: `source \0 key` → id.
+//! - `pending`: id → (): accepted, not yet routed. Read back at start-up.
+//! - `outbox`: `due_at (8 bytes BE) · id \0 sink` → [`OutboxEntry`]: deliveries to make.
+//! - `dead`: `id \0 sink-or-stage` → [`DeadLetter`].
+//! - `kv:PLUGIN`: that plugin's kv.
+
+mod durability;
+mod records;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+pub use durability::Durability;
+pub use records::*;
+
+use crate::model::Message;
+use crate::runtime::kv::PluginKv;
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    messages: sled::Tree,
+    idempotency: sled::Tree,
+    pending: sled::Tree,
+    outbox: sled::Tree,
+    dead: sled::Tree,
+    pub durability: Arc<Durability>,
+}
+
+/// What ingest did with one decoded message.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub id: String,
+    /// True when the idempotency key was seen before: `id` is the first message's.
+    pub duplicate: bool,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(value)?)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).with_context(|| format!("the store holds an unreadable {what}"))
+}
+
+fn key2(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + b.len() + 1);
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(64 << 20)
+            .open()
+            .with_context(|| format!("opening the store in {} (is another hub using it?)", dir.display()))?;
+        let open = |name: &str| db.open_tree(name).with_context(|| format!("opening tree {name}"));
+        Ok(Store {
+            messages: open("messages")?,
+            idempotency: open("idempotency")?,
+            pending: open("pending")?,
+            outbox: open("outbox")?,
+            dead: open("dead")?,
+            durability: Arc::new(Durability::new(db.clone())),
+            db,
+        })
+    }
+
+    /// A new id: time-ordered (ms since epoch) and unique across restarts (sled's
+    /// persistent counter).
+    pub fn new_id(&self, now: i64) -> anyhow::Result<String> {
+        Ok(format!("{:012x}{:08x}", now, self.db.generate_id()? & 0xffff_ffff))
+    }
+
+    /// Journals decoded messages, each under a new id unless its idempotency key was seen.
+    /// Durable only after `durability.wait()`.
+    pub fn accept(&self, source: &str, messages: Vec<Message>, now: i64, trace: &[TraceEntry]) -> anyhow::Result<Vec<Accepted>> {
+        let mut out = Vec::with_capacity(messages.len());
+        for mut message in messages {
+            if let Some(key) = message.idempotency_key.clone() {
+                let index_key = key2(source, &key);
+                let id = self.new_id(now)?;
+                // compare_and_swap makes two concurrent ingests of one key agree on one id.
+                match self.idempotency.compare_and_swap(&index_key, None as Option<&[u8]>, Some(id.as_bytes()))? {
+                    Ok(()) => {}
+                    Err(current) => {
+                        let first = current.current.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
+                        out.push(Accepted { id: first, duplicate: true });
+                        continue;
+                    }
+                }
+                message.id = id;
+            } else {
+                message.id = self.new_id(now)?;
+            }
+            message.source = source.to_string();
+            message.received_at = now;
+            let id = message.id.clone();
+            let mut record = Record::accepted(message);
+            record.trace.extend_from_slice(trace);
+            self.messages.insert(id.as_bytes(), json(&record)?)?;
+            self.pending.insert(id.as_bytes(), &[])?;
+            out.push(Accepted { id, duplicate: false });
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<Record>> {
+        self.messages.get(id.as_bytes())?.map(|v| from_json(&v, "message record")).transpose()
+    }
+
+    pub fn put(&self, record: &Record) -> anyhow::Result<()> {
+        self.messages.insert(record.message.id.as_bytes(), json(record)?)?;
+        Ok(())
+    }
+
+    /// Applies `change` to a record atomically with respect to other updates of it.
+    pub fn update(&self, id: &str, mut change: impl FnMut(&mut Record)) -> anyhow::Result<Option<Record>> {
+        loop {
+            let Some(current) = self.messages.get(id.as_bytes())? else { return Ok(None) };
+            let mut record: Record = from_json(&current, "message record")?;
+            change(&mut record);
+            let new = json(&record)?;
+            if self.messages.compare_and_swap(id.as_bytes(), Some(&current), Some(new))?.is_ok() {
+                return Ok(Some(record));
+            }
+        }
+    }
+
+    pub fn pending_ids(&self) -> anyhow::Result<Vec<String>> {
+        self.pending.iter().keys().map(|k| Ok(String::from_utf8_lossy(&k?).into_owned())).collect()
+    }
+
+    pub fn mark_pending(&self, id: &str) -> anyhow::Result<()> {
+        self.pending.insert(id.as_bytes(), &[])?;
+        Ok(())
+    }
+
+    pub fn done_pending(&self, id: &str) -> anyhow::Result<()> {
+        self.pending.remove(id.as_bytes())?;
+        Ok(())
+    }
+
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn outbox_key(due_at: i64, id: &str, sink: &str) -> Vec<u8> {
+        let mut k = (due_at.max(0) as u64).to_be_bytes().to_vec();
+        k.extend_from_slice(&key2(id, sink));
+        k
+    }
+
+    pub fn schedule(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
+        self.outbox.insert(Self::outbox_key(entry.due_at, &entry.id, &entry.sink), json(entry)?)?;
+        Ok(())
+    }
+
+    /// Outbox entries due by `now`, oldest first. They stay in the outbox until
+    /// `finish_delivery` or `schedule` replaces them, so a crash mid-delivery delivers again.
+    pub fn due(&self, now: i64, limit: usize, in_flight: &std::collections::HashSet<(String, String)>) -> anyhow::Result<Vec<OutboxEntry>> {
+        let mut out = Vec::new();
+        for item in self.outbox.iter() {
+            let (key, value) = item?;
+            let due = u64::from_be_bytes(key[..8].try_into().unwrap_or([0; 8])) as i64;
+            if due > now || out.len() >= limit {
+                break;
+            }
+            let entry: OutboxEntry = from_json(&value, "outbox entry")?;
+            if !in_flight.contains(&(entry.id.clone(), entry.sink.clone())) {
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a delivery from the outbox (done, or dead-lettered).
+    pub fn finish_delivery(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
+        self.outbox.remove(Self::outbox_key(entry.due_at, &entry.id, &entry.sink))?;
+        Ok(())
+    }
+
+    /// Moves a delivery to a later time.
+    pub fn reschedule(&self, old: &OutboxEntry, new: &OutboxEntry) -> anyhow::Result<()> {
+        self.schedule(new)?;
+        self.finish_delivery(old)
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub fn add_dead_letter(&self, dead: &DeadLetter) -> anyhow::Result<()> {
+        self.dead.insert(key2(&dead.id, &dead.target), json(dead)?)?;
+        Ok(())
+    }
+
+    pub fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
+        self.dead.iter().values().take(limit).map(|v| from_json(&v?, "dead letter")).collect()
+    }
+
+    pub fn dead_letter_count(&self) -> usize {
+        self.dead.len()
+    }
+
+    /// Removes and returns the dead letters of a message, for replay.
+    pub fn take_dead_letters(&self, id: &str) -> anyhow::Result<Vec<DeadLetter>> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for item in self.dead.scan_prefix(&prefix) {
+            let (key, value) = item?;
+            self.dead.remove(&key)?;
+            out.push(from_json(&value, "dead letter")?);
+        }
+        Ok(out)
+    }
+
+    /// Records in id (= arrival) order, starting after `cursor`.
+    pub fn scan_messages(&self, after: Option<&str>) -> impl Iterator<Item = anyhow::Result<Record>> + '_ {
+        let iter = match after {
+            Some(cursor) => self.messages.range::<&[u8], _>((std::ops::Bound::Excluded(cursor.as_bytes()), std::ops::Bound::Unbounded)),
+            None => self.messages.iter(),
+        };
+        iter.values().map(|v| from_json(&v?, "message record"))
+    }
+
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    pub fn plugin_kv(&self, plugin: &str) -> anyhow::Result<Arc<dyn PluginKv>> {
+        Ok(Arc::new(SledKv(self.db.open_tree(format!("kv:{plugin}"))?)))
+    }
+
+    /// Removes finished messages (delivered or dead-lettered and not pending) received
+    /// before `cutoff`, with their idempotency entries. Returns how many.
+    pub fn compact(&self, cutoff: i64) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        for record in self.scan_messages(None) {
+            let record = record?;
+            if record.message.received_at >= cutoff {
+                break; // ids are in arrival order
+            }
+            if !record.state.is_finished() || self.pending.contains_key(record.message.id.as_bytes())? {
+                continue;
+            }
+            if let Some(key) = &record.message.idempotency_key {
+                self.idempotency.remove(key2(&record.message.source, key))?;
+            }
+            self.messages.remove(record.message.id.as_bytes())?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+struct SledKv(sled::Tree);
+
+impl PluginKv for SledKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0.get(key).map(|v| v.map(|v| v.to_vec())).map_err(|e| e.to_string())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.0.insert(key, value).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.0.remove(key).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn list_keys(&self, prefix: &str, limit: u32) -> Result<Vec<String>, String> {
+        self.0
+            .scan_prefix(prefix)
+            .keys()
+            .take(limit as usize)
+            .map(|k| k.map(|k| String::from_utf8_lossy(&k).into_owned()).map_err(|e| e.to_string()))
+            .collect()
+    }
+}

@@ -1,0 +1,323 @@
+use okno_sdk::testing::MockHost;
+
+use super::*;
+
+const HEATING: &str =
+    "Нет отопления. Уже неделю в квартире холодно, батареи ледяные, котельная не работает, \
+                       дети мерзнут. Когда дадут тепло?";
+
+fn assert_well_formed(a: &TopicAssignment) {
+    let mut seen = std::collections::HashSet::new();
+    for t in std::iter::once(&a.best).chain(&a.alternatives) {
+        let entry =
+            table::find(&t.code).unwrap_or_else(|| panic!("{} is not in the classifier", t.code));
+        assert!(
+            table::entry(entry).level >= 4,
+            "{} is navigation, not assignable",
+            t.code
+        );
+        assert_eq!(table::entry(entry).name(), t.name);
+        assert!(
+            (0.0..=1.0).contains(&t.confidence),
+            "{} has confidence {}",
+            t.code,
+            t.confidence
+        );
+        assert!(seen.insert(t.code.clone()), "{} listed twice", t.code);
+    }
+    assert!(a.alternatives.len() <= 5);
+    assert!(a
+        .alternatives
+        .windows(2)
+        .all(|w| w[0].confidence >= w[1].confidence));
+}
+
+#[test]
+fn the_embedded_table_is_complete() {
+    assert_eq!(table::ENTRIES.len(), 2108);
+    let count = |level| table::ENTRIES.iter().filter(|e| e.level == level).count();
+    assert_eq!(
+        (count(1), count(2), count(3), count(4), count(5)),
+        (5, 21, 206, 1225, 651)
+    );
+    let quoted = table::find("0002.0007.0074.0301").expect("entry exists");
+    assert!(table::entry(quoted)
+        .name()
+        .starts_with("Звание \"Ветеран труда\""));
+    let leaf = table::find("0003.0009.0099.0737.0061").expect("entry exists");
+    assert_eq!(
+        table::entry(table::ancestor_at(leaf, 2)).code(),
+        "0003.0009.0000.0000"
+    );
+}
+
+#[test]
+fn heating_outage_lands_in_housing_and_utilities() {
+    let a = classify_text(HEATING, &[]);
+    assert_well_formed(&a);
+    assert!(
+        a.best.code.starts_with("0005.0005."),
+        "got {} {}",
+        a.best.code,
+        a.best.name
+    );
+    assert_eq!(a.best.code, "0005.0005.0056.1156");
+    assert!(!a.low_confidence);
+    assert!(a.reasons[0].contains("отоплен(ия)"), "{:?}", a.reasons);
+}
+
+#[test]
+fn typical_appeals_get_fitting_temas() {
+    let cases = [
+        (
+            "На нашей улице огромные ямы на дороге, асфальт разбит, машины ломаются",
+            "0003.0009.0099",
+        ),
+        (
+            "Автобус 12 маршрута не ходит по расписанию, люди часами ждут на остановке",
+            "0003.0009.0099",
+        ),
+        (
+            "Мне отказали в назначении единого пособия на ребенка",
+            "0002.0007.0072",
+        ),
+        (
+            "Не могу записаться к врачу в поликлинике, регистратура не берет трубку",
+            "0002.0014.0143",
+        ),
+        (
+            "Контейнерная площадка переполнена, мусор не вывозят две недели",
+            "0005.0005.0056",
+        ),
+    ];
+    for (text, tema) in cases {
+        let a = classify_text(text, &[]);
+        assert_well_formed(&a);
+        assert!(
+            a.best.code.starts_with(tema),
+            "{text}: got {} {}",
+            a.best.code,
+            a.best.name
+        );
+    }
+}
+
+#[test]
+fn a_correction_teaches_the_code_for_a_similar_text() {
+    let corrected = "0005.0005.0056.1164";
+    let before = classify_text(HEATING, &[]);
+    assert_ne!(
+        before.best.code, corrected,
+        "the test needs a correction that changes the answer"
+    );
+    let examples = [Example {
+        code: corrected.into(),
+        text: HEATING.into(),
+    }];
+    let later = "Нет отопления! Неделю в квартире холодно, батареи ледяные, котельная не работает, дети мерзнут.";
+    let after = classify_text(later, &examples);
+    assert_well_formed(&after);
+    assert_eq!(after.best.code, corrected);
+    assert!(
+        after
+            .reasons
+            .iter()
+            .any(|r| r.contains("исправленное специалистом")),
+        "{:?}",
+        after.reasons
+    );
+}
+
+#[test]
+fn unusable_examples_are_ignored() {
+    let examples = [
+        Example {
+            code: "9999.9999.9999.9999".into(),
+            text: HEATING.into(),
+        },
+        Example {
+            code: "0005.0005.0056.0000".into(),
+            text: HEATING.into(),
+        },
+        Example {
+            code: "0005.0005.0056.1164".into(),
+            text: "   ".into(),
+        },
+    ];
+    assert!(prepare(&examples).is_empty());
+}
+
+#[test]
+fn no_words_means_low_confidence_not_an_error() {
+    for text in [
+        "",
+        "   \n",
+        "Здравствуйте! Прошу, пожалуйста. Спасибо.",
+        "12345 ...",
+    ] {
+        let a = classify_text(text, &[]);
+        assert_well_formed(&a);
+        assert!(a.low_confidence, "{text:?}");
+        assert_eq!(a.best.code, model::NO_TEXT_CODE);
+        assert_eq!(a.best.confidence, 0.0);
+        assert!(a.alternatives.is_empty());
+    }
+}
+
+#[test]
+fn an_unrelated_text_is_not_confident() {
+    let a = classify_text("Просто хотел сказать, что погода сегодня странная", &[]);
+    assert_well_formed(&a);
+    assert!(a.low_confidence, "{} {}", a.best.code, a.best.confidence);
+}
+
+#[test]
+fn a_clear_refinement_picks_the_level_5_entry() {
+    let a = classify_text(
+        "Нехватка мест в детском саду: ребенка не берут в детский сад, очередь в садик",
+        &[],
+    );
+    assert_well_formed(&a);
+    assert!(
+        a.best.code.starts_with("0002.0013.0139."),
+        "{} {}",
+        a.best.code,
+        a.best.name
+    );
+}
+
+fn message(subject: &str, body: &str) -> Message {
+    let mut m = Message::new(Channel::Mail, body);
+    m.subject = Some(subject.into());
+    m
+}
+
+fn correction(code: &str, text: &str) -> Vec<u8> {
+    serde_json::json!({ "code": code, "text": text })
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn the_plugin_learns_from_corrections_in_kv_and_keeps_an_index() {
+    let corrected = "0005.0005.0056.1164";
+    let mut host = MockHost::new();
+    host.kv.insert(
+        format!("{}m1", store::CORRECTIONS_PREFIX),
+        correction(corrected, HEATING),
+    );
+    host.kv.insert(
+        format!("{}m2", store::CORRECTIONS_PREFIX),
+        b"not json".to_vec(),
+    );
+    let m = message(
+        "Нет отопления",
+        "Неделю в квартире холодно, батареи ледяные, котельная не работает, дети мерзнут.",
+    );
+    let (result, after) =
+        host.run_and_keep(|| Topics::classify(m.clone(), Classification::default()));
+    let topic = result.expect("classifies").topic.expect("topic set");
+    assert_eq!(topic.best.code, corrected);
+
+    let index = after.kv.get(store::INDEX_KEY).expect("index written");
+    let decoded = store::decode(index).expect("index readable");
+    assert_eq!(decoded.len(), 2);
+    assert!(decoded[0].1.is_some() && decoded[1].1.is_none());
+    assert!(
+        after
+            .logs
+            .iter()
+            .all(|(_, line)| !line.contains("котельная")),
+        "appeal text in logs"
+    );
+
+    // With the index in place and the corrections' values gone, the index alone serves:
+    // the same keys need no re-reading.
+    let mut cached = after.clone();
+    for key in [
+        format!("{}m1", store::CORRECTIONS_PREFIX),
+        format!("{}m2", store::CORRECTIONS_PREFIX),
+    ] {
+        cached.kv.insert(key, Vec::new());
+    }
+    let topic = cached
+        .run(|| Topics::classify(m.clone(), Classification::default()))
+        .expect("classifies")
+        .topic;
+    assert_eq!(topic.map(|t| t.best.code).as_deref(), Some(corrected));
+
+    // A deleted correction leaves the index and stops voting.
+    let mut removed = after.clone();
+    removed
+        .kv
+        .remove(&format!("{}m1", store::CORRECTIONS_PREFIX));
+    let (result, last) = removed.run_and_keep(|| Topics::classify(m, Classification::default()));
+    assert_ne!(
+        result
+            .expect("classifies")
+            .topic
+            .map(|t| t.best.code)
+            .as_deref(),
+        Some(corrected)
+    );
+    assert_eq!(
+        store::decode(&last.kv[store::INDEX_KEY]).map(|d| d.len()),
+        Some(1)
+    );
+}
+
+#[test]
+fn the_index_round_trips_and_rejects_damage() {
+    let prepared = prepare(&[Example {
+        code: "0005.0005.0056.1156".into(),
+        text: HEATING.into(),
+    }]);
+    let index = vec![
+        ("okno.corrections/a".to_string(), prepared.first().cloned()),
+        ("okno.corrections/b".into(), None),
+    ];
+    let bytes = store::encode(&index);
+    let back = store::decode(&bytes).expect("decodes");
+    assert_eq!(back.len(), 2);
+    let (a, b) = (back[0].1.as_ref().expect("kept"), prepared[0].clone());
+    assert_eq!(a.entry, b.entry);
+    for ((h1, w1), (h2, w2)) in a.vector.iter().zip(&b.vector) {
+        assert_eq!(h1, h2);
+        assert!((w1 - w2).abs() < 1e-4);
+    }
+    assert!(store::decode(&bytes[..bytes.len() - 1]).is_none());
+    let mut other_build = bytes.clone();
+    other_build[0] ^= 0xff;
+    assert!(store::decode(&other_build).is_none());
+}
+
+#[test]
+fn a_subject_alone_is_classified() {
+    let a = MockHost::new()
+        .run(|| {
+            Topics::classify(
+                message("Перебои в водоснабжении, нет горячей воды", ""),
+                Classification::default(),
+            )
+        })
+        .expect("classifies")
+        .topic
+        .expect("topic set");
+    assert!(
+        a.best.code.starts_with("0005.0005.0056."),
+        "{}",
+        a.best.code
+    );
+}
+
+#[test]
+fn stems_and_words() {
+    let t = text::Tokenizer::new();
+    let stems: Vec<String> = t
+        .tokens("Отопление, батареи! Ёлка и УК")
+        .into_iter()
+        .map(|t| t.stem)
+        .collect();
+    assert_eq!(stems, ["отоплен", "батар", "елк", "ук"]);
+    assert_eq!(query::display("отоплен", "отопление"), "отоплен(ие)");
+}
