@@ -1,0 +1,217 @@
+//! # okno-plugin-kind: the form of an appeal under 59-FZ
+//!
+//! Tells a proposal, a statement (заявление), a complaint, an inquiry and thanks apart
+//! by weighted cues (`прошу разъяснить` → inquiry, `предлагаю` → proposal, `нарушены
+//! права` → complaint), and notices when the text refers to an earlier appeal
+//! (`повторно`, `ранее обращался`, `ответ на обращение № … не получен`). The reason given
+//! is the cue that decided, quoted as the author wrote it.
+
+mod cues;
+
+use cues::{Cue, CUES, REPEAT};
+use okno_sdk::prelude::*;
+use rust_stemmers::{Algorithm, Stemmer};
+
+/// Below this total no kind is claimed: the appeal is `other`.
+const MIN_SCORE: f32 = 1.0;
+/// How many words may stand between two words of one cue.
+const MAX_GAP: usize = 2;
+/// A question mark is weak evidence of an inquiry.
+const QUESTION_WEIGHT: f32 = 1.0;
+
+struct Word<'a> {
+    lower: String,
+    stem: String,
+    original: &'a str,
+    sentence: usize,
+}
+
+fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
+    let stemmer = Stemmer::create(Algorithm::Russian);
+    let mut out = Vec::new();
+    let mut sentence = 0;
+    let mut question = false;
+    let mut start: Option<usize> = None;
+    let push = |out: &mut Vec<Word<'a>>, from: usize, to: usize, sentence: usize| {
+        let original = &text[from..to];
+        let lower: String = original.to_lowercase().replace('ё', "е");
+        let stem = stemmer.stem(&lower).into_owned();
+        out.push(Word {
+            lower,
+            stem,
+            original,
+            sentence,
+        });
+    };
+    for (i, c) in text.char_indices() {
+        let in_word = c.is_alphanumeric() || (c == '-' && start.is_some());
+        match (in_word, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                push(&mut out, s, i, sentence);
+                start = None;
+            }
+            _ => {}
+        }
+        match c {
+            '.' | '!' | '?' | ';' | '\n' => sentence += 1,
+            '№' => push(&mut out, i, i + c.len_utf8(), sentence),
+            _ => {}
+        }
+        question |= c == '?';
+    }
+    if let Some(s) = start {
+        push(&mut out, s, text.len(), sentence);
+    }
+    (out, question)
+}
+
+fn matches_one(pattern: &str, word: &Word) -> bool {
+    pattern.split('|').any(|alt| {
+        if alt.chars().count() >= 4 {
+            word.lower.starts_with(alt)
+        } else {
+            word.stem == alt || word.lower == alt
+        }
+    })
+}
+
+/// The first place the pattern sequence occurs: indices of the first and last word.
+fn find(patterns: &[&str], words: &[Word]) -> Option<(usize, usize)> {
+    'start: for first in 0..words.len() {
+        if !matches_one(patterns[0], &words[first]) {
+            continue;
+        }
+        let mut at = first;
+        for pattern in &patterns[1..] {
+            let next = (at + 1..=at + 1 + MAX_GAP)
+                .take_while(|j| *j < words.len() && words[*j].sentence == words[first].sentence)
+                .find(|j| matches_one(pattern, &words[*j]));
+            match next {
+                Some(j) => at = j,
+                None => continue 'start,
+            }
+        }
+        return Some((first, at));
+    }
+    None
+}
+
+fn quote(words: &[Word], from: usize, to: usize) -> String {
+    let inner: Vec<&str> = words[from..=to].iter().map(|w| w.original).collect();
+    format!("«{}»", inner.join(" ").to_lowercase())
+}
+
+const KINDS: [AppealKind; 6] = [
+    AppealKind::Complaint,
+    AppealKind::Statement,
+    AppealKind::Proposal,
+    AppealKind::Inquiry,
+    AppealKind::Gratitude,
+    AppealKind::Other,
+];
+
+/// Reads the kind of an appeal and whether it repeats an earlier one.
+pub fn assign(text: &str) -> KindAssignment {
+    let (words, question) = words(text);
+    // Per kind (in KINDS order): total weight and the strongest cue with its quote.
+    let mut sums = [0.0_f32; 6];
+    let mut best: [Option<(f32, String)>; 6] = Default::default();
+    let mut add = |k: usize, weight: f32, cue: String| {
+        sums[k] += weight;
+        if best[k].as_ref().is_none_or(|(w, _)| weight > *w) {
+            best[k] = Some((weight, cue));
+        }
+    };
+    for Cue {
+        kind,
+        words: patterns,
+        weight,
+    } in CUES
+    {
+        let Some((from, to)) = find(patterns, &words) else {
+            continue;
+        };
+        let k = KINDS.iter().position(|x| x == kind).unwrap_or(5);
+        add(k, *weight, quote(&words, from, to));
+    }
+    if question {
+        let inquiry = KINDS
+            .iter()
+            .position(|k| *k == AppealKind::Inquiry)
+            .unwrap_or(3);
+        add(inquiry, QUESTION_WEIGHT, "«?»".to_string());
+    }
+    // The strongest cue decides; the others only break near-ties. Summing them would let
+    // overlapping cues (`прошу` inside `прошу рассмотреть`) outvote one clear cue.
+    let mut totals = [0.0_f32; 6];
+    for k in 0..KINDS.len() {
+        if let Some((strongest, _)) = &best[k] {
+            totals[k] = strongest + 0.1 * (sums[k] - strongest);
+        }
+    }
+
+    // Ties go to the kind listed first in KINDS: a complaint must not be lost.
+    let mut winner = 5;
+    let mut top = 0.0_f32;
+    for (k, total) in totals.iter().enumerate() {
+        if *total >= MIN_SCORE && *total > top {
+            winner = k;
+            top = *total;
+        }
+    }
+    let mut reasons = Vec::new();
+    match &best[winner] {
+        Some((_, cue)) if totals[winner] >= MIN_SCORE => reasons.push(cue.clone()),
+        _ => {
+            winner = 5;
+            reasons
+                .push("no cue of a proposal, statement, complaint, inquiry or thanks".to_string());
+        }
+    }
+
+    let repeat_cue = REPEAT.iter().find_map(|p| find(p, &words));
+    if let Some((from, to)) = repeat_cue {
+        reasons.push(format!("repeat: {}", quote(&words, from, to)));
+    }
+    KindAssignment {
+        kind: KINDS[winner],
+        repeat: repeat_cue.is_some(),
+        reasons,
+    }
+}
+
+/// The classifier: sets `classification.kind`, and the tag `repeat` for a repeated appeal.
+pub struct Kind;
+
+impl Classifier for Kind {
+    fn classify(
+        message: Message,
+        mut current: Classification,
+    ) -> Result<Classification, PluginError> {
+        let text = match &message.subject {
+            Some(subject) if !subject.trim().is_empty() => format!("{subject}.\n{}", message.body),
+            _ => message.body.clone(),
+        };
+        let mut assignment = assign(&text);
+        // A connector that knows the earlier appeal (SOG, EPGU) says so in the thread.
+        if !assignment.repeat {
+            if let Some(earlier) = &message.thread.repeat_of {
+                assignment.repeat = true;
+                assignment
+                    .reasons
+                    .push(format!("repeat: the source links it to {earlier}"));
+            }
+        }
+        if assignment.repeat && !current.tags.iter().any(|t| t == "repeat") {
+            current.tags.push("repeat".to_string());
+        }
+        current.kind = Some(assignment);
+        Ok(current)
+    }
+}
+
+okno_sdk::export_classifier!(Kind);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! Measures the detector on a labelled set: precision and recall per kind (a finding
+//! counts when its kind and exact text match a labelled span) and mean time per text.
+//!
+//! `cargo run --release -p okno-plugin-pii --example eval -- tests/data/pii.jsonl`
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn main() -> Result<(), String> {
+    let path = std::env::args().nth(1).ok_or("usage: eval PATH.jsonl")?;
+    let data = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+    let mut cases = Vec::new();
+    for (n, line) in data
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{path}:{}: {e}", n + 1))?;
+        let text = v["text"]
+            .as_str()
+            .ok_or(format!("{path}:{}: no text", n + 1))?
+            .to_string();
+        let mut gold = Vec::new();
+        for s in v["spans"]
+            .as_array()
+            .ok_or(format!("{path}:{}: no spans", n + 1))?
+        {
+            let kind = s["kind"]
+                .as_str()
+                .ok_or(format!("{path}:{}: span without kind", n + 1))?;
+            let value = s["text"]
+                .as_str()
+                .ok_or(format!("{path}:{}: span without text", n + 1))?;
+            gold.push((kind.to_string(), value.to_string()));
+        }
+        cases.push((text, gold));
+    }
+
+    // (true positives, found, labelled) per kind
+    let mut counts: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut errors = Vec::new();
+    let started = Instant::now();
+    let found: Vec<_> = cases
+        .iter()
+        .map(|(text, _)| okno_plugin_pii::find_pii(text))
+        .collect();
+    let elapsed = started.elapsed();
+
+    for ((text, gold), spans) in cases.iter().zip(&found) {
+        let mut unmatched: Vec<&(String, String)> = gold.iter().collect();
+        for (kind, _) in gold {
+            counts.entry(kind.clone()).or_default().2 += 1;
+        }
+        for span in spans {
+            let kind = span.kind.as_str();
+            let value = &text[span.start..span.end];
+            let entry = counts.entry(kind.to_string()).or_default();
+            entry.1 += 1;
+            if let Some(pos) = unmatched.iter().position(|(k, v)| k == kind && v == value) {
+                unmatched.remove(pos);
+                entry.0 += 1;
+            } else {
+                errors.push(format!("extra   {kind:9} {value:?}"));
+            }
+        }
+        for (kind, value) in unmatched {
+            errors.push(format!("missed  {kind:9} {value:?}"));
+        }
+    }
+
+    println!(
+        "{:10} {:>9} {:>9} {:>6} {:>6}",
+        "kind", "precision", "recall", "found", "gold"
+    );
+    let (mut tp, mut fp_all, mut gold_all) = (0, 0, 0);
+    for (kind, (t, f, g)) in &counts {
+        println!(
+            "{kind:10} {:>9.3} {:>9.3} {f:>6} {g:>6}",
+            ratio(*t, *f),
+            ratio(*t, *g)
+        );
+        tp += t;
+        fp_all += f;
+        gold_all += g;
+    }
+    println!(
+        "{:10} {:>9.3} {:>9.3} {fp_all:>6} {gold_all:>6}",
+        "all",
+        ratio(tp, fp_all),
+        ratio(tp, gold_all)
+    );
+    println!(
+        "texts: {}, mean {:.1} µs per text",
+        cases.len(),
+        elapsed.as_secs_f64() * 1e6 / cases.len() as f64
+    );
+    for e in errors {
+        println!("{e}");
+    }
+    Ok(())
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
