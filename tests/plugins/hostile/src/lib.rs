@@ -1,15 +1,25 @@
 //! A classifier that misbehaves as its `mode` setting says, so tests can check that the
 //! hub contains it: `loop`, `alloc` (1 GiB), `panic`, `http` (calls `url`), `bad-code`
-//! (returns a topic code not in the classifier), `sleep-cpu` (burns `ms` of CPU), or
-//! anything else to behave (tag the message `hostile-ok`).
+//! (returns a topic code not in the classifier), `by-body` (panics on a body containing
+//! `[panic]`, loops on `[loop]`, behaves otherwise), or anything else to behave (tag the
+//! message `hostile-ok`).
 
 use okno_sdk::prelude::*;
 
 struct Hostile;
 
 impl Classifier for Hostile {
-    fn classify(_message: Message, mut current: Classification) -> Result<Classification, PluginError> {
-        let mode = okno_sdk::config::get("mode").unwrap_or_default();
+    fn classify(message: Message, mut current: Classification) -> Result<Classification, PluginError> {
+        let mut mode = okno_sdk::config::get("mode").unwrap_or_default();
+        if mode == "by-body" {
+            mode = if message.body.contains("[panic]") {
+                "panic".into()
+            } else if message.body.contains("[loop]") {
+                "loop".into()
+            } else {
+                "ok".into()
+            };
+        }
         match mode.as_str() {
             "loop" => {
                 let mut n: u64 = 0;

@@ -1,0 +1,11 @@
+//! The `okno` command, built inside the tests package so tests can start it as a process.
+
+fn main() -> std::process::ExitCode {
+    match okno_hub::cli::main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

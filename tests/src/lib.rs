@@ -1,0 +1,186 @@
+//! What the end-to-end tests share: the plugins built for real, a hub config written
+//! around them, recording HTTP sinks, and polling helpers.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+
+pub use okno_hub;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+/// Every plugin (reference and hostile) built for wasm32-wasip2, once per test binary.
+pub fn plugins() -> &'static BTreeMap<String, PathBuf> {
+    static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        use okno_hub::cli::build::{build_plugins, find_plugin_crates, wasm_target_dir};
+        let root = workspace();
+        let mut crates = find_plugin_crates(&root.join("plugins")).expect("reference plugins");
+        crates.extend(find_plugin_crates(&root.join("tests").join("plugins")).expect("hostile plugins"));
+        let exe = std::env::current_exe().expect("test binary path");
+        let name = exe.file_stem().and_then(|s| s.to_str()).unwrap_or("tests").to_string();
+        let out = wasm_target_dir(&root).join("test-dist").join(name);
+        let built = build_plugins(&crates, &out, &mut |line| eprintln!("{line}")).expect("building the plugins for wasm32-wasip2");
+        built.into_iter().map(|b| (b.name, b.path)).collect()
+    })
+}
+
+pub fn plugin(name: &str) -> PathBuf {
+    plugins().get(name).unwrap_or_else(|| panic!("no plugin {name} was built")).clone()
+}
+
+pub fn sha256_of(path: &Path) -> String {
+    okno_hub::runtime::sha256_hex(&std::fs::read(path).expect("plugin file"))
+}
+
+pub fn sample(relative: &str) -> Vec<u8> {
+    std::fs::read(workspace().join(relative)).unwrap_or_else(|e| panic!("reading {relative}: {e}"))
+}
+
+/// A free port on loopback (bound and released: good enough for a test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// An HTTP sink that records every request and answers with `status`.
+#[derive(Clone)]
+pub struct Sink {
+    pub addr: SocketAddr,
+    pub status: Arc<AtomicU16>,
+    /// (Idempotency-Key, body) in arrival order.
+    pub received: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Sink {
+    pub async fn start(port: u16) -> Sink {
+        let sink = Sink {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            status: Arc::new(AtomicU16::new(200)),
+            received: Arc::default(),
+        };
+        let app = Router::new()
+            .route(
+                "/{*path}",
+                post(|State(s): State<Sink>, headers: HeaderMap, body: String| async move {
+                    let status = s.status.load(Ordering::SeqCst);
+                    if status == 200 {
+                        let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                        s.received.lock().unwrap().push((key, body));
+                    }
+                    StatusCode::from_u16(status).unwrap()
+                }),
+            )
+            .with_state(sink.clone());
+        let listener = tokio::net::TcpListener::bind(sink.addr).await.expect("sink port");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        sink
+    }
+
+    pub fn url(port: u16, path: &str) -> String {
+        format!("http://127.0.0.1:{port}/{path}")
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.received.lock().unwrap().iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// A config with the mail source, the reference classifiers and policy, and sinks as
+/// given: `sinks` is TOML for `[[sinks]]` and `[[routes]]`. `extra_classifiers` are
+/// (plugin name, settings TOML) entries put before the others.
+pub fn write_config(dir: &Path, listen: &str, sinks_and_routes: &str, extra_classifiers: &[(&str, &str)]) -> PathBuf {
+    let mut text = format!(
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n",
+        dir.join("data").display()
+    );
+    let mut add = |name: &str, file: &str, kind: &str, settings: &str| {
+        let path = plugin(file);
+        text.push_str(&format!(
+            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n\n",
+            path.display(),
+            sha256_of(&path)
+        ));
+    };
+    add("mail", "mail", "connector", "");
+    add("http-json", "http-json", "connector", "");
+    add("topics", "topics", "classifier", "cpu_ms = 500");
+    add("pii", "pii", "classifier", "");
+    add("sentiment", "sentiment", "classifier", "");
+    add("kind", "kind", "classifier", "");
+    add(
+        "keywords",
+        "keywords",
+        "classifier",
+        "[plugins.settings]\nrules.heating.words = \"отопление, батарея, холодно\"\nrules.heating.tags = \"heating\"",
+    );
+    add("priority", "priority", "policy", "");
+    let mut classifiers: Vec<String> = Vec::new();
+    for (name, settings) in extra_classifiers {
+        add(name, "hostile", "classifier", settings);
+        classifiers.push(format!("\"{name}\""));
+    }
+    for c in ["pii", "topics", "keywords", "sentiment", "kind"] {
+        classifiers.push(format!("\"{c}\""));
+    }
+    text.push_str("[[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"mail\"\n\n");
+    text.push_str(&format!("[pipeline]\nclassifiers = [{}]\npolicy = \"priority\"\n\n", classifiers.join(", ")));
+    text.push_str(sinks_and_routes);
+    let path = dir.join("okno.toml");
+    std::fs::write(&path, text).expect("writing the config");
+    path
+}
+
+/// A sink entry and a catch-all route to it.
+pub fn one_sink(url: &str, max_attempts: u32) -> String {
+    format!(
+        "[[sinks]]\nname = \"registry\"\ntransport = \"http\"\nurl = \"{url}\"\nconnector = \"http-json\"\nmax_attempts = {max_attempts}\nbackoff_ms = 50\nmax_backoff_ms = 200\ntimeout_ms = 2000\n\n[[routes]]\nname = \"all\"\nsinks = [\"registry\"]\n"
+    )
+}
+
+/// Waits until `check` is true, polling; panics with `what` after `limit`.
+pub async fn eventually<F: FnMut() -> bool>(what: &str, limit: Duration, mut check: F) {
+    let start = Instant::now();
+    while !check() {
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// POSTs raw mail to the hub's mail source.
+pub async fn post_mail(hub: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{hub}/v1/sources/mail/messages"))
+        .header("content-type", "message/rfc822")
+        .body(bytes)
+        .send()
+        .await
+        .expect("the hub answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(url).await.expect("the hub answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A plain mail with a unique Message-ID and the given body.
+pub fn mail(message_id: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Test Sender <sender@example.ru>\r\nTo: priemnaya@minsoc.example.ru\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
