@@ -5,14 +5,14 @@
 //! plugins, `store` keeping everything durable, `sla` counting deadlines, `api` and `cli`
 //! for people and systems, `config` for what an admin writes.
 
+pub mod api;
 pub mod classifier_table;
-pub mod model;
-pub mod observability;
-pub mod runtime;
-pub mod sla;
 pub mod cli;
 pub mod config;
+pub mod model;
+pub mod observability;
 pub mod pipeline;
+pub mod runtime;
+pub mod sla;
 pub mod store;
 pub mod transport;
-pub mod api;

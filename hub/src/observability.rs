@@ -11,5 +11,8 @@ pub fn mask_personal_data(text: &str) -> String {
 /// `RUST_LOG` wins; otherwise `default` (e.g. "info").
 pub fn init_logging(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

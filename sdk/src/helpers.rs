@@ -4,7 +4,10 @@ use crate::types::*;
 
 impl PluginError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        PluginError { kind, message: message.into() }
+        PluginError {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
@@ -39,19 +42,30 @@ impl Message {
             body: body.into(),
             attachments: Vec::new(),
             metadata: Vec::new(),
-            thread: Thread { in_reply_to: None, repeat_of: None },
+            thread: Thread {
+                in_reply_to: None,
+                repeat_of: None,
+            },
         }
     }
 
     /// The first metadata value under `key`.
     pub fn metadata_value(&self, key: &str) -> Option<&str> {
-        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
 impl Default for Client {
     fn default() -> Self {
-        Client { kind: ClientKind::Unknown, name: None, contacts: Vec::new(), segments: Vec::new() }
+        Client {
+            kind: ClientKind::Unknown,
+            name: None,
+            contacts: Vec::new(),
+            segments: Vec::new(),
+        }
     }
 }
 
@@ -59,7 +73,13 @@ impl Default for Client {
 #[allow(clippy::derivable_impls)]
 impl Default for Classification {
     fn default() -> Self {
-        Classification { topic: None, sentiment: None, kind: None, tags: Vec::new(), pii: Vec::new() }
+        Classification {
+            topic: None,
+            sentiment: None,
+            kind: None,
+            tags: Vec::new(),
+            pii: Vec::new(),
+        }
     }
 }
 
@@ -78,6 +98,10 @@ impl Decision {
 
 impl Inbound {
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        Inbound { bytes, content_type: None, metadata: Vec::new() }
+        Inbound {
+            bytes,
+            content_type: None,
+            metadata: Vec::new(),
+        }
     }
 }

@@ -91,7 +91,7 @@
 //! let mut message = Message::new(Channel::Mail, "...");
 //! message.received_at = okno_sdk::time::timestamp_from_rfc3339("2026-12-30T09:00:00+03:00").unwrap();
 //! let decision = host.run(|| TenWorkingDays::decide(message, Classification::default())).unwrap();
-//! let due = okno_sdk::time::local_date(decision.answer_deadline.unwrap());
+//! let due = okno_sdk::time::local_date_with_offset(decision.answer_deadline.unwrap(), 180);
 //! assert_eq!((due.year, due.month, due.day), (2027, 1, 13));
 //! ```
 
@@ -114,10 +114,10 @@ pub mod types {
     pub use crate::bindings::host::okno::plugin::types::*;
 }
 
-/// Implement this for a connector plugin; export it with [`export_connector!`].
-pub use bindings::connector::Guest as Connector;
 /// Implement this for a classifier plugin; export it with [`export_classifier!`].
 pub use bindings::classifier::Guest as Classifier;
+/// Implement this for a connector plugin; export it with [`export_connector!`].
+pub use bindings::connector::Guest as Connector;
 /// Implement this for a policy plugin; export it with [`export_policy!`].
 pub use bindings::policy::Guest as Policy;
 
@@ -137,6 +137,11 @@ macro_rules! export_connector {
     ($plugin:ident) => {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::connector::export_connector_bindings!($plugin);
+        // Natively nothing is exported; naming the impl keeps the plugin type "used".
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <$plugin as $crate::Connector>::decode;
+        };
     };
 }
 
@@ -146,6 +151,11 @@ macro_rules! export_classifier {
     ($plugin:ident) => {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::classifier::export_classifier_bindings!($plugin);
+        // Natively nothing is exported; naming the impl keeps the plugin type "used".
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <$plugin as $crate::Classifier>::classify;
+        };
     };
 }
 
@@ -155,5 +165,10 @@ macro_rules! export_policy {
     ($plugin:ident) => {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::policy::export_policy_bindings!($plugin);
+        // Natively nothing is exported; naming the impl keeps the plugin type "used".
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <$plugin as $crate::Policy>::decide;
+        };
     };
 }

@@ -74,7 +74,9 @@ impl MockHost {
     pub fn run_and_keep<T>(&self, f: impl FnOnce() -> T) -> (T, MockHost) {
         let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
         let result = f();
-        let after = CURRENT.with(|c| c.replace(previous)).expect("mock host present");
+        let after = CURRENT
+            .with(|c| c.replace(previous))
+            .expect("mock host present");
         (result, after)
     }
 
@@ -84,8 +86,15 @@ impl MockHost {
 
     pub(crate) fn send(&mut self, request: &Request) -> Result<Response, HttpError> {
         match self.http.get(&request.url) {
-            Some((status, body)) => Ok(Response { status: *status, headers: vec![], body: body.clone() }),
-            None => Err(HttpError::Denied(format!("{} is not granted in this MockHost", request.url))),
+            Some((status, body)) => Ok(Response {
+                status: *status,
+                headers: vec![],
+                body: body.clone(),
+            }),
+            None => Err(HttpError::Denied(format!(
+                "{} is not granted in this MockHost",
+                request.url
+            ))),
         }
     }
 }
@@ -99,4 +108,3 @@ pub(crate) fn with_host<T>(f: impl FnOnce(&mut MockHost) -> T) -> T {
         f(host)
     })
 }
-

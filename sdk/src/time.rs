@@ -57,8 +57,7 @@ pub fn end_of_local_day(date: Date) -> Timestamp {
 }
 
 pub fn start_of_local_day(date: Date) -> Timestamp {
-    days_from_civil(date) * MS_PER_DAY
-        - i64::from(crate::clock::utc_offset_minutes()) * 60_000
+    days_from_civil(date) * MS_PER_DAY - i64::from(crate::clock::utc_offset_minutes()) * 60_000
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
@@ -98,7 +97,8 @@ pub fn timestamp_from_rfc3339(text: &str) -> Option<Timestamp> {
         _ => return None,
     };
     Some(
-        days_from_civil(date) * MS_PER_DAY + ((h * 60 + mi - offset_minutes) * 60 + s) * 1000
+        days_from_civil(date) * MS_PER_DAY
+            + ((h * 60 + mi - offset_minutes) * 60 + s) * 1000
             + millis,
     )
 }
@@ -112,15 +112,40 @@ mod tests {
         for days in [-1000, 0, 1, 59, 365, 10_000, 20_818, 40_000] {
             assert_eq!(days_from_civil(civil_from_days(days)), days);
         }
-        let d = civil_from_days(days_from_civil(Date { year: 2024, month: 2, day: 29 }));
+        let d = civil_from_days(days_from_civil(Date {
+            year: 2024,
+            month: 2,
+            day: 29,
+        }));
         assert_eq!((d.year, d.month, d.day), (2024, 2, 29));
     }
 
     #[test]
     fn weekday_of_known_dates() {
-        assert_eq!(weekday(Date { year: 1970, month: 1, day: 1 }), 4);
-        assert_eq!(weekday(Date { year: 2026, month: 11, day: 26 }), 4);
-        assert_eq!(weekday(Date { year: 2026, month: 11, day: 29 }), 7);
+        assert_eq!(
+            weekday(Date {
+                year: 1970,
+                month: 1,
+                day: 1
+            }),
+            4
+        );
+        assert_eq!(
+            weekday(Date {
+                year: 2026,
+                month: 11,
+                day: 26
+            }),
+            4
+        );
+        assert_eq!(
+            weekday(Date {
+                year: 2026,
+                month: 11,
+                day: 29
+            }),
+            7
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ use axum::Router;
 pub use okno_hub;
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
 }
 
 /// Every plugin (reference and hostile) built for wasm32-wasip2, once per test binary.
@@ -26,17 +29,27 @@ pub fn plugins() -> &'static BTreeMap<String, PathBuf> {
         use okno_hub::cli::build::{build_plugins, find_plugin_crates, wasm_target_dir};
         let root = workspace();
         let mut crates = find_plugin_crates(&root.join("plugins")).expect("reference plugins");
-        crates.extend(find_plugin_crates(&root.join("tests").join("plugins")).expect("hostile plugins"));
+        crates.extend(
+            find_plugin_crates(&root.join("tests").join("plugins")).expect("hostile plugins"),
+        );
         let exe = std::env::current_exe().expect("test binary path");
-        let name = exe.file_stem().and_then(|s| s.to_str()).unwrap_or("tests").to_string();
+        let name = exe
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("tests")
+            .to_string();
         let out = wasm_target_dir(&root).join("test-dist").join(name);
-        let built = build_plugins(&crates, &out, &mut |line| eprintln!("{line}")).expect("building the plugins for wasm32-wasip2");
+        let built = build_plugins(&crates, &out, &mut |line| eprintln!("{line}"))
+            .expect("building the plugins for wasm32-wasip2");
         built.into_iter().map(|b| (b.name, b.path)).collect()
     })
 }
 
 pub fn plugin(name: &str) -> PathBuf {
-    plugins().get(name).unwrap_or_else(|| panic!("no plugin {name} was built")).clone()
+    plugins()
+        .get(name)
+        .unwrap_or_else(|| panic!("no plugin {name} was built"))
+        .clone()
 }
 
 pub fn sha256_of(path: &Path) -> String {
@@ -49,7 +62,11 @@ pub fn sample(relative: &str) -> Vec<u8> {
 
 /// A free port on loopback (bound and released: good enough for a test).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// An HTTP sink that records every request and answers with `status`.
@@ -71,17 +88,25 @@ impl Sink {
         let app = Router::new()
             .route(
                 "/{*path}",
-                post(|State(s): State<Sink>, headers: HeaderMap, body: String| async move {
-                    let status = s.status.load(Ordering::SeqCst);
-                    if status == 200 {
-                        let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                        s.received.lock().unwrap().push((key, body));
-                    }
-                    StatusCode::from_u16(status).unwrap()
-                }),
+                post(
+                    |State(s): State<Sink>, headers: HeaderMap, body: String| async move {
+                        let status = s.status.load(Ordering::SeqCst);
+                        if status == 200 {
+                            let key = headers
+                                .get("idempotency-key")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_string();
+                            s.received.lock().unwrap().push((key, body));
+                        }
+                        StatusCode::from_u16(status).unwrap()
+                    },
+                ),
             )
             .with_state(sink.clone());
-        let listener = tokio::net::TcpListener::bind(sink.addr).await.expect("sink port");
+        let listener = tokio::net::TcpListener::bind(sink.addr)
+            .await
+            .expect("sink port");
         tokio::spawn(async move { axum::serve(listener, app).await });
         sink
     }
@@ -91,14 +116,24 @@ impl Sink {
     }
 
     pub fn keys(&self) -> Vec<String> {
-        self.received.lock().unwrap().iter().map(|(k, _)| k.clone()).collect()
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 }
 
 /// A config with the mail source, the reference classifiers and policy, and sinks as
 /// given: `sinks` is TOML for `[[sinks]]` and `[[routes]]`. `extra_classifiers` are
 /// (plugin name, settings TOML) entries put before the others.
-pub fn write_config(dir: &Path, listen: &str, sinks_and_routes: &str, extra_classifiers: &[(&str, &str)]) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    listen: &str,
+    sinks_and_routes: &str,
+    extra_classifiers: &[(&str, &str)],
+) -> PathBuf {
     let mut text = format!(
         "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n",
         dir.join("data").display()
@@ -133,7 +168,10 @@ pub fn write_config(dir: &Path, listen: &str, sinks_and_routes: &str, extra_clas
         classifiers.push(format!("\"{c}\""));
     }
     text.push_str("[[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"mail\"\n\n");
-    text.push_str(&format!("[pipeline]\nclassifiers = [{}]\npolicy = \"priority\"\n\n", classifiers.join(", ")));
+    text.push_str(&format!(
+        "[pipeline]\nclassifiers = [{}]\npolicy = \"priority\"\n\n",
+        classifiers.join(", ")
+    ));
     text.push_str(sinks_and_routes);
     let path = dir.join("okno.toml");
     std::fs::write(&path, text).expect("writing the config");
@@ -168,13 +206,19 @@ pub async fn post_mail(hub: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
         .await
         .expect("the hub answers");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
     let response = reqwest::get(url).await.expect("the hub answers");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// A plain mail with a unique Message-ID and the given body.

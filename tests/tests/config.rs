@@ -16,23 +16,39 @@ fn errors(dir: &std::path::Path, text: &str) -> String {
 fn config_errors_are_located() {
     let dir = tempfile::tempdir().unwrap();
     let mail = plugin("mail");
-    let good_plugin = format!("[[plugins]]\nname = \"mail\"\nkind = \"connector\"\nfile = \"{}\"\nsha256 = \"{}\"\n", mail.display(), sha256_of(&mail));
+    let good_plugin = format!(
+        "[[plugins]]\nname = \"mail\"\nkind = \"connector\"\nfile = \"{}\"\nsha256 = \"{}\"\n",
+        mail.display(),
+        sha256_of(&mail)
+    );
 
     let e = errors(dir.path(), "[hub]\nlisten = 5\n");
     assert!(e.contains("okno.toml:2:10"), "{e}");
 
     let e = errors(dir.path(), &format!("{good_plugin}\n[[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"nope\"\n"));
-    assert!(e.contains("okno.toml:10:13") && e.contains("\"nope\" is not a defined plugin"), "{e}");
+    assert!(
+        e.contains("okno.toml:10:13") && e.contains("\"nope\" is not a defined plugin"),
+        "{e}"
+    );
 
     let e = errors(
         dir.path(),
         &format!("{good_plugin}\n[[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"mail\"\n\n[[routes]]\nname = \"r\"\nsinks = [\"missing\"]\n"),
     );
-    assert!(e.contains("okno.toml:14:10") && e.contains("sink \"missing\", which is not defined"), "{e}");
+    assert!(
+        e.contains("okno.toml:14:10") && e.contains("sink \"missing\", which is not defined"),
+        "{e}"
+    );
 
     let e = errors(dir.path(), "[[plugins]]\nname = \"x\"\nkind = \"connector\"\nfile = \"nowhere.wasm\"\nsha256 = \"abc\"\n");
-    assert!(e.contains("okno.toml:5:10") && e.contains("64 hex digits"), "{e}");
-    assert!(e.contains("okno.toml:4:8") && e.contains("does not exist"), "{e}");
+    assert!(
+        e.contains("okno.toml:5:10") && e.contains("64 hex digits"),
+        "{e}"
+    );
+    assert!(
+        e.contains("okno.toml:4:8") && e.contains("does not exist"),
+        "{e}"
+    );
 
     let sink = "[[sinks]]\nname = \"s\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:1/\"\nconnector = \"mail\"\n";
     let e = errors(
@@ -53,11 +69,14 @@ fn the_example_config_is_valid_and_its_pins_match_a_fresh_build() {
     // The demo's config pins sha256 of plugins/dist/*.wasm: a reproducible build must give
     // the same bytes here as where the pins were written.
     let built = plugins();
-    let config = Config::load(&workspace().join("examples").join("okno.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config::load(&workspace().join("examples").join("okno.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
     for p in &config.plugins {
         let file = config.plugin_path(p);
         let name = file.file_stem().unwrap().to_str().unwrap();
-        let fresh = built.get(name).unwrap_or_else(|| panic!("{name} was built"));
+        let fresh = built
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} was built"));
         assert_eq!(&sha256_of(fresh), p.sha256.get_ref(), "examples/okno.toml pins {name}; rebuild with `okno plugin build plugins --pin examples/okno.toml`");
     }
 }

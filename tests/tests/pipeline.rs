@@ -7,15 +7,26 @@ use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-async fn start_hub(dir: &std::path::Path, sinks_and_routes: &str, extra: &[(&str, &str)]) -> (std::sync::Arc<okno_hub::pipeline::Hub>, String) {
+async fn start_hub(
+    dir: &std::path::Path,
+    sinks_and_routes: &str,
+    extra: &[(&str, &str)],
+) -> (std::sync::Arc<okno_hub::pipeline::Hub>, String) {
     let listen = format!("127.0.0.1:{}", free_port());
     let config = write_config(dir, &listen, sinks_and_routes, extra);
-    let (hub, addr) = serve::start(config, Default::default()).await.expect("the hub starts");
+    let (hub, addr) = serve::start(config, Default::default())
+        .await
+        .expect("the hub starts");
     (hub, addr.to_string())
 }
 
 fn ids(body: &serde_json::Value) -> Vec<String> {
-    body["ids"].as_array().expect("ids").iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    body["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -25,32 +36,79 @@ async fn an_email_is_classified_decided_delivered_and_traced() {
     let sink = Sink::start(port).await;
     let (hub, addr) = start_hub(dir.path(), &one_sink(&Sink::url(port, "registry"), 5), &[]).await;
 
-    let (status, body) = post_mail(&addr, sample("examples/appeals/01-heating-outage-koi8r-qp.eml")).await;
+    let (status, body) = post_mail(
+        &addr,
+        sample("examples/appeals/01-heating-outage-koi8r-qp.eml"),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     let id = ids(&body).remove(0);
     eventually("delivery to the sink", LIMIT, || sink.keys().contains(&id)).await;
 
     let (status, record) = get_json(&format!("http://{addr}/v1/messages/{id}")).await;
     assert_eq!(status, 200);
-    eventually("state delivered", LIMIT, || hub.store.get(&id).unwrap().unwrap().state == okno_hub::store::State::Delivered).await;
-    let topic = record["classification"]["topic"]["best"]["code"].as_str().expect("a topic code");
-    assert!(topic.starts_with("0005.0005"), "a heating outage is housing and utilities: {topic}");
-    assert!(record["decision"]["answer_deadline"].as_i64().is_some(), "an answer deadline: {record}");
-    let stages: Vec<&str> = record["trace"].as_array().unwrap().iter().map(|t| t["stage"].as_str().unwrap()).collect();
+    eventually("state delivered", LIMIT, || {
+        hub.store.get(&id).unwrap().unwrap().state == okno_hub::store::State::Delivered
+    })
+    .await;
+    let topic = record["classification"]["topic"]["best"]["code"]
+        .as_str()
+        .expect("a topic code");
+    assert!(
+        topic.starts_with("0005.0005"),
+        "a heating outage is housing and utilities: {topic}"
+    );
+    assert!(
+        record["decision"]["answer_deadline"].as_i64().is_some(),
+        "an answer deadline: {record}"
+    );
+    let stages: Vec<&str> = record["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
     for stage in ["decode", "classify", "decide", "route"] {
         assert!(stages.contains(&stage), "trace has {stage}: {stages:?}");
     }
-    assert_eq!(stages.iter().filter(|s| **s == "classify").count(), 5, "one classify entry per classifier");
-    let plugins: Vec<&str> = record["trace"].as_array().unwrap().iter().filter_map(|t| t["plugin"].as_str()).collect();
-    assert!(plugins.contains(&"topics") && plugins.contains(&"priority"), "{plugins:?}");
+    assert_eq!(
+        stages.iter().filter(|s| **s == "classify").count(),
+        5,
+        "one classify entry per classifier"
+    );
+    let plugins: Vec<&str> = record["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["plugin"].as_str())
+        .collect();
+    assert!(
+        plugins.contains(&"topics") && plugins.contains(&"priority"),
+        "{plugins:?}"
+    );
 
-    let delivered: serde_json::Value = serde_json::from_str(&sink.received.lock().unwrap()[0].1).unwrap();
+    let delivered: serde_json::Value =
+        serde_json::from_str(&sink.received.lock().unwrap()[0].1).unwrap();
     assert_eq!(delivered["id"], id.as_str());
-    assert!(delivered["decision"]["answer_deadline"].is_string(), "{delivered}");
+    assert!(
+        delivered["decision"]["answer_deadline"].is_string(),
+        "{delivered}"
+    );
 
-    let (_, metrics) = (0, reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap());
+    let (_, metrics) = (
+        0,
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
     assert!(metrics.contains("okno_delivered_total 1"), "{metrics}");
-    assert!(metrics.contains("okno_stage_seconds_bucket{stage=\"classify\""), "{metrics}");
+    assert!(
+        metrics.contains("okno_stage_seconds_bucket{stage=\"classify\""),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,7 +117,11 @@ async fn the_same_idempotency_key_twice_is_one_message_and_one_delivery() {
     let port = free_port();
     let sink = Sink::start(port).await;
     let (_hub, addr) = start_hub(dir.path(), &one_sink(&Sink::url(port, "r"), 5), &[]).await;
-    let mail = mail("dup-1@example.ru", "Вопрос", "Подскажите, как получить субсидию на оплату ЖКУ?");
+    let mail = mail(
+        "dup-1@example.ru",
+        "Вопрос",
+        "Подскажите, как получить субсидию на оплату ЖКУ?",
+    );
     let (first, body1) = post_mail(&addr, mail.clone()).await;
     let (second, body2) = post_mail(&addr, mail).await;
     assert_eq!((first, second), (202, 200));
@@ -75,15 +137,35 @@ async fn a_sink_that_is_down_gets_the_message_when_it_returns() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let (hub, addr) = start_hub(dir.path(), &one_sink(&Sink::url(port, "r"), 50), &[]).await;
-    let (_, body) = post_mail(&addr, mail("down-1@example.ru", "Дорога", "На улице яма на дороге, прошу отремонтировать.")).await;
+    let (_, body) = post_mail(
+        &addr,
+        mail(
+            "down-1@example.ru",
+            "Дорога",
+            "На улице яма на дороге, прошу отремонтировать.",
+        ),
+    )
+    .await;
     let id = ids(&body).remove(0);
     eventually("a failed delivery attempt", LIMIT, || {
-        hub.store.get(&id).unwrap().unwrap().deliveries.get("registry").is_some_and(|d| d.attempts >= 2)
+        hub.store
+            .get(&id)
+            .unwrap()
+            .unwrap()
+            .deliveries
+            .get("registry")
+            .is_some_and(|d| d.attempts >= 2)
     })
     .await;
     let sink = Sink::start(port).await;
-    eventually("delivery after the sink came back", LIMIT, || sink.keys().contains(&id)).await;
-    assert!(sink.keys().iter().all(|k| k == &id), "every delivery carries the message id as Idempotency-Key");
+    eventually("delivery after the sink came back", LIMIT, || {
+        sink.keys().contains(&id)
+    })
+    .await;
+    assert!(
+        sink.keys().iter().all(|k| k == &id),
+        "every delivery carries the message id as Idempotency-Key"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +175,15 @@ async fn a_sink_down_for_good_dead_letters_and_replay_delivers() {
     let sink = Sink::start(port).await;
     sink.status.store(503, std::sync::atomic::Ordering::SeqCst);
     let (_hub, addr) = start_hub(dir.path(), &one_sink(&Sink::url(port, "r"), 3), &[]).await;
-    let (_, body) = post_mail(&addr, mail("dead-1@example.ru", "Пенсия", "Прошу разъяснить порядок перерасчёта пенсии.")).await;
+    let (_, body) = post_mail(
+        &addr,
+        mail(
+            "dead-1@example.ru",
+            "Пенсия",
+            "Прошу разъяснить порядок перерасчёта пенсии.",
+        ),
+    )
+    .await;
     let id = ids(&body).remove(0);
     let mut letters = serde_json::Value::Null;
     for _ in 0..600 {
@@ -106,11 +196,22 @@ async fn a_sink_down_for_good_dead_letters_and_replay_delivers() {
     let letter = &letters["items"][0];
     assert_eq!(letter["id"], id.as_str(), "{letters}");
     assert_eq!(letter["target"], "sink:registry");
-    assert_eq!(letter["attempts"].as_array().unwrap().len(), 3, "attempt history: {letter}");
-    assert!(letter["reason"].as_str().unwrap().contains("503"), "{letter}");
+    assert_eq!(
+        letter["attempts"].as_array().unwrap().len(),
+        3,
+        "attempt history: {letter}"
+    );
+    assert!(
+        letter["reason"].as_str().unwrap().contains("503"),
+        "{letter}"
+    );
 
     sink.status.store(200, std::sync::atomic::Ordering::SeqCst);
-    let replay = reqwest::Client::new().post(format!("http://{addr}/v1/dead-letters/{id}/replay")).send().await.unwrap();
+    let replay = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/dead-letters/{id}/replay"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.status().as_u16(), 202);
     eventually("delivery after replay", LIMIT, || sink.keys().contains(&id)).await;
     let (_, letters) = get_json(&format!("http://{addr}/v1/dead-letters")).await;
@@ -122,12 +223,28 @@ async fn a_faulty_plugin_dead_letters_its_message_and_others_flow() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let sink = Sink::start(port).await;
-    let (_hub, addr) = start_hub(dir.path(), &one_sink(&Sink::url(port, "r"), 3), &[("faulty", "[plugins.settings]\nmode = \"by-body\"")]).await;
-    let (_, p) = post_mail(&addr, mail("f-1@example.ru", "x", "Текст [panic] обращения")).await;
+    let (_hub, addr) = start_hub(
+        dir.path(),
+        &one_sink(&Sink::url(port, "r"), 3),
+        &[("faulty", "[plugins.settings]\nmode = \"by-body\"")],
+    )
+    .await;
+    let (_, p) = post_mail(
+        &addr,
+        mail("f-1@example.ru", "x", "Текст [panic] обращения"),
+    )
+    .await;
     let (_, l) = post_mail(&addr, mail("f-2@example.ru", "x", "Текст [loop] обращения")).await;
-    let (_, ok) = post_mail(&addr, mail("f-3@example.ru", "x", "Обычное обращение о ремонте дороги")).await;
+    let (_, ok) = post_mail(
+        &addr,
+        mail("f-3@example.ru", "x", "Обычное обращение о ремонте дороги"),
+    )
+    .await;
     let (panicking, looping, fine) = (ids(&p).remove(0), ids(&l).remove(0), ids(&ok).remove(0));
-    eventually("the good message is delivered", LIMIT, || sink.keys().contains(&fine)).await;
+    eventually("the good message is delivered", LIMIT, || {
+        sink.keys().contains(&fine)
+    })
+    .await;
     let mut letters = serde_json::Value::Null;
     for _ in 0..600 {
         letters = get_json(&format!("http://{addr}/v1/dead-letters")).await.1;
@@ -137,8 +254,17 @@ async fn a_faulty_plugin_dead_letters_its_message_and_others_flow() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let items = letters["items"].as_array().unwrap();
-    let reason_of = |id: &str| items.iter().find(|i| i["id"] == id).map(|i| i["reason"].as_str().unwrap().to_string()).unwrap_or_default();
-    assert!(reason_of(&panicking).contains("panicked on purpose"), "{letters}");
+    let reason_of = |id: &str| {
+        items
+            .iter()
+            .find(|i| i["id"] == id)
+            .map(|i| i["reason"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason_of(&panicking).contains("panicked on purpose"),
+        "{letters}"
+    );
     assert!(reason_of(&looping).contains("CPU"), "{letters}");
     assert!(!sink.keys().contains(&panicking) && !sink.keys().contains(&looping));
 }
@@ -152,18 +278,35 @@ async fn bad_requests_are_refused_and_nothing_is_stored() {
     let (status, body) = post_mail(&addr, vec![0xff, 0xfe, 0x00, 0x01]).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "decode_failed");
-    assert!(body["error"]["message"].as_str().unwrap().contains("mail"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("mail"),
+        "{body}"
+    );
 
-    let unknown = reqwest::Client::new().post(format!("http://{addr}/v1/sources/nope/messages")).body("x").send().await.unwrap();
+    let unknown = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/sources/nope/messages"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status().as_u16(), 404);
     let unknown: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(unknown["error"]["code"], "unknown_source");
 
     let huge = vec![b'a'; 11 << 20];
-    let too_large = reqwest::Client::new().post(format!("http://{addr}/v1/sources/mail/messages")).body(huge).send().await.unwrap();
+    let too_large = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/sources/mail/messages"))
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(too_large.status().as_u16(), 413);
 
-    assert_eq!(hub.store.message_count(), 0, "nothing stored for refused requests");
+    assert_eq!(
+        hub.store.message_count(),
+        0,
+        "nothing stored for refused requests"
+    );
     let (_, list) = get_json(&format!("http://{addr}/v1/messages")).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
 }
@@ -181,15 +324,33 @@ async fn reload_under_load_loses_nothing() {
         senders.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             for i in 0..25 {
-                let (status, body) = post_mail(&addr, mail(&format!("reload-{worker}-{i}@example.ru"), "Обращение", "Прошу проверить начисления за отопление.")).await;
+                let (status, body) = post_mail(
+                    &addr,
+                    mail(
+                        &format!("reload-{worker}-{i}@example.ru"),
+                        "Обращение",
+                        "Прошу проверить начисления за отопление.",
+                    ),
+                )
+                .await;
                 assert_eq!(status, 202, "{body}");
-                ids.extend(body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
+                ids.extend(
+                    body["ids"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap().to_string()),
+                );
             }
             ids
         }));
     }
     for _ in 0..5 {
-        let r = client.post(format!("http://{addr}/v1/admin/reload")).send().await.unwrap();
+        let r = client
+            .post(format!("http://{addr}/v1/admin/reload"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -210,7 +371,12 @@ async fn a_hub_killed_with_undelivered_messages_delivers_them_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config(dir.path(), &listen, &one_sink(&Sink::url(port, "r"), 1000), &[]);
+    let config = write_config(
+        dir.path(),
+        &listen,
+        &one_sink(&Sink::url(port, "r"), 1000),
+        &[],
+    );
     let exe = env!("CARGO_BIN_EXE_okno-under-test");
     let spawn = || {
         std::process::Command::new(exe)
@@ -222,13 +388,20 @@ async fn a_hub_killed_with_undelivered_messages_delivers_them_after_restart() {
     };
     let mut hub = spawn();
     let client = reqwest::Client::new();
-    eventually("the hub answers", LIMIT, || std::net::TcpStream::connect(&listen).is_ok()).await;
+    eventually("the hub answers", LIMIT, || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    })
+    .await;
     // The sink is down: every message is accepted (202) and none can be delivered yet.
     let mut accepted = Vec::new();
     for i in 0..20 {
         let r = client
             .post(format!("http://{listen}/v1/sources/mail/messages"))
-            .body(mail(&format!("kill-{i}@example.ru"), "Обращение", "Прошу помочь с ремонтом крыши."))
+            .body(mail(
+                &format!("kill-{i}@example.ru"),
+                "Обращение",
+                "Прошу помочь с ремонтом крыши.",
+            ))
             .send()
             .await
             .unwrap();
@@ -241,10 +414,14 @@ async fn a_hub_killed_with_undelivered_messages_delivers_them_after_restart() {
 
     let sink = Sink::start(port).await;
     let mut hub = spawn();
-    eventually("every accepted message delivered after restart", Duration::from_secs(120), || {
-        let got = sink.keys();
-        accepted.iter().all(|id| got.contains(id))
-    })
+    eventually(
+        "every accepted message delivered after restart",
+        Duration::from_secs(120),
+        || {
+            let got = sink.keys();
+            accepted.iter().all(|id| got.contains(id))
+        },
+    )
     .await;
     hub.kill().unwrap();
     hub.wait().unwrap();

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use okno_hub::model::{Channel, Classification, Inbound, Message};
 use okno_hub::runtime::kv::MemoryKv;
-use okno_hub::runtime::{CallError, HttpGrant, Limits, LoadError, Plugin, PluginContext, Runtime, RuntimeOptions, World};
+use okno_hub::runtime::{
+    CallError, HttpGrant, Limits, LoadError, Plugin, PluginContext, Runtime, RuntimeOptions, World,
+};
 use okno_tests::{plugin, sample, sha256_of};
 
 fn runtime() -> Arc<Runtime> {
@@ -17,7 +19,10 @@ fn runtime() -> Arc<Runtime> {
 fn context(name: &str, settings: &[(&str, &str)]) -> PluginContext {
     PluginContext {
         name: name.into(),
-        settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
         http: HttpGrant::none(),
         kv: Arc::new(MemoryKv::default()),
         fixed_now: None,
@@ -26,11 +31,13 @@ fn context(name: &str, settings: &[(&str, &str)]) -> PluginContext {
 }
 
 fn load(rt: &Runtime, file: &str, settings: &[(&str, &str)], limits: Limits) -> Plugin {
-    rt.load(&plugin(file), None, None, context(file, settings), limits).unwrap_or_else(|e| panic!("loading {file}: {e}"))
+    rt.load(&plugin(file), None, None, context(file, settings), limits)
+        .unwrap_or_else(|e| panic!("loading {file}: {e}"))
 }
 
 fn message(body: &str) -> Message {
-    let mut m: Message = serde_json::from_value(serde_json::json!({"channel": "mail", "body": body})).unwrap();
+    let mut m: Message =
+        serde_json::from_value(serde_json::json!({"channel": "mail", "body": body})).unwrap();
     m.id = "test-message".into();
     m.received_at = 1_790_000_000_000;
     m
@@ -43,17 +50,38 @@ async fn mail_connector_decodes_legacy_russian_mail() {
     assert_eq!(mail.world(), World::Connector);
     for (file, needle) in [
         ("examples/appeals/01-heating-outage-koi8r-qp.eml", "отоплен"),
-        ("examples/appeals/02-utility-recalculation-cp1251-base64.eml", "перерасч"),
-        ("plugins/mail/tests/data/imaptools_attachment_8bit_cp1251_multipart_mixed.eml", ""),
+        (
+            "examples/appeals/02-utility-recalculation-cp1251-base64.eml",
+            "перерасч",
+        ),
+        (
+            "plugins/mail/tests/data/imaptools_attachment_8bit_cp1251_multipart_mixed.eml",
+            "",
+        ),
     ] {
-        let messages = mail.decode(Inbound { bytes: sample(file), ..Default::default() }).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+        let messages = mail
+            .decode(Inbound {
+                bytes: sample(file),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(messages.len(), 1, "{file}");
         let m = &messages[0];
         assert_eq!(m.channel, Channel::Mail);
-        assert!(m.idempotency_key.is_some(), "{file}: Message-ID becomes the idempotency key");
+        assert!(
+            m.idempotency_key.is_some(),
+            "{file}: Message-ID becomes the idempotency key"
+        );
         let text = format!("{} {}", m.subject.clone().unwrap_or_default(), m.body).to_lowercase();
-        assert!(text.contains(needle), "{file}: expected {needle:?} in {text:?}");
-        assert!(!text.contains('\u{FFFD}'), "{file}: replacement characters in decoded text");
+        assert!(
+            text.contains(needle),
+            "{file}: expected {needle:?} in {text:?}"
+        );
+        assert!(
+            !text.contains('\u{FFFD}'),
+            "{file}: replacement characters in decoded text"
+        );
     }
 }
 
@@ -61,9 +89,17 @@ async fn mail_connector_decodes_legacy_russian_mail() {
 async fn mail_connector_reports_malformed_mail_as_invalid_input() {
     let rt = runtime();
     let mail = load(&rt, "mail", &[], Limits::default());
-    let err = mail.decode(Inbound { bytes: vec![0xff, 0x00, 0x13, 0x37], ..Default::default() }).await.unwrap_err();
+    let err = mail
+        .decode(Inbound {
+            bytes: vec![0xff, 0x00, 0x13, 0x37],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     match err {
-        CallError::Plugin { error, .. } => assert_eq!(error.kind, okno_hub::model::ErrorKind::InvalidInput),
+        CallError::Plugin { error, .. } => {
+            assert_eq!(error.kind, okno_hub::model::ErrorKind::InvalidInput)
+        }
         other => panic!("expected a plugin error, got {other}"),
     }
 }
@@ -71,35 +107,78 @@ async fn mail_connector_reports_malformed_mail_as_invalid_input() {
 #[tokio::test]
 async fn classifiers_and_policy_run_in_the_sandbox() {
     let rt = runtime();
-    let keywords = load(&rt, "keywords", &[("rules.heating.words", "отопление, батарея"), ("rules.heating.tags", "heating")], Limits::default());
-    let topics = load(&rt, "topics", &[], Limits { cpu: Duration::from_millis(500), ..Limits::default() });
+    let keywords = load(
+        &rt,
+        "keywords",
+        &[
+            ("rules.heating.words", "отопление, батарея"),
+            ("rules.heating.tags", "heating"),
+        ],
+        Limits::default(),
+    );
+    let topics = load(
+        &rt,
+        "topics",
+        &[],
+        Limits {
+            cpu: Duration::from_millis(500),
+            ..Limits::default()
+        },
+    );
     let priority = load(&rt, "priority", &[], Limits::default());
     let json = load(&rt, "http-json", &[], Limits::default());
 
     let m = message("В квартире нет отопления, батареи холодные уже неделю. Примите меры!");
-    let c = keywords.classify(&m, &Classification::default()).await.expect("keywords");
-    assert!(c.tags.contains(&"heating".to_string()), "tags: {:?}", c.tags);
+    let c = keywords
+        .classify(&m, &Classification::default())
+        .await
+        .expect("keywords");
+    assert!(
+        c.tags.contains(&"heating".to_string()),
+        "tags: {:?}",
+        c.tags
+    );
     let c = topics.classify(&m, &c).await.expect("topics");
     let topic = c.topic.clone().expect("a topic");
-    assert!(topic.best.code.starts_with("0005.0005"), "heating lands in housing and utilities, got {}", topic.best.code);
+    assert!(
+        topic.best.code.starts_with("0005.0005"),
+        "heating lands in housing and utilities, got {}",
+        topic.best.code
+    );
     let d = priority.decide(&m, &c).await.expect("priority");
-    let deadline = d.answer_deadline.expect("written appeals get an answer deadline");
-    assert!(deadline >= m.received_at + 29 * 86_400_000, "30-day deadline, got {deadline}");
+    let deadline = d
+        .answer_deadline
+        .expect("written appeals get an answer deadline");
+    assert!(
+        deadline >= m.received_at + 29 * 86_400_000,
+        "30-day deadline, got {deadline}"
+    );
     assert!(!d.reasons.is_empty());
     let out = json.encode(&m, &c, &d).await.expect("http-json encode");
     let doc: serde_json::Value = serde_json::from_slice(&out.bytes).expect("JSON");
     assert_eq!(doc["id"], "test-message");
-    assert_eq!(doc["classification"]["topic"]["code"].as_str(), Some(topic.best.code.as_str()));
+    assert_eq!(
+        doc["classification"]["topic"]["code"].as_str(),
+        Some(topic.best.code.as_str())
+    );
 }
 
 fn hostile(rt: &Runtime, mode: &str, limits: Limits) -> Plugin {
-    load(rt, "hostile", &[("mode", mode), ("url", "http://127.0.0.1:9/")], limits)
+    load(
+        rt,
+        "hostile",
+        &[("mode", mode), ("url", "http://127.0.0.1:9/")],
+        limits,
+    )
 }
 
 /// After a hostile call, the same runtime still serves a well-behaved one.
 async fn still_serves(rt: &Runtime) {
     let ok = hostile(rt, "ok", Limits::default());
-    let c = ok.classify(&message("тест"), &Classification::default()).await.expect("a well-behaved call after a hostile one");
+    let c = ok
+        .classify(&message("тест"), &Classification::default())
+        .await
+        .expect("a well-behaved call after a hostile one");
     assert_eq!(c.tags, vec!["hostile-ok".to_string()]);
 }
 
@@ -107,22 +186,48 @@ async fn still_serves(rt: &Runtime) {
 async fn an_infinite_loop_is_stopped_within_twice_its_deadline() {
     let rt = runtime();
     let cpu = Duration::from_millis(100);
-    let p = hostile(&rt, "loop", Limits { cpu, ..Limits::default() });
+    let p = hostile(
+        &rt,
+        "loop",
+        Limits {
+            cpu,
+            ..Limits::default()
+        },
+    );
     let started = Instant::now();
-    let err = p.classify(&message("x"), &Classification::default()).await.unwrap_err();
+    let err = p
+        .classify(&message("x"), &Classification::default())
+        .await
+        .unwrap_err();
     let took = started.elapsed();
     assert!(matches!(err, CallError::CpuDeadline { .. }), "got {err}");
     // A property of the sandbox, not a speed goal: the epoch deadline must fire.
-    assert!(took < cpu * 2, "stopped after {took:?}, more than twice the {cpu:?} deadline");
+    assert!(
+        took < cpu * 2,
+        "stopped after {took:?}, more than twice the {cpu:?} deadline"
+    );
     still_serves(&rt).await;
 }
 
 #[tokio::test]
 async fn a_huge_allocation_is_refused_at_the_cap() {
     let rt = runtime();
-    let p = hostile(&rt, "alloc", Limits { memory_bytes: 64 << 20, ..Limits::default() });
-    let err = p.classify(&message("x"), &Classification::default()).await.unwrap_err();
-    assert!(matches!(err, CallError::MemoryLimit { limit_mib: 64, .. }), "got {err}");
+    let p = hostile(
+        &rt,
+        "alloc",
+        Limits {
+            memory_bytes: 64 << 20,
+            ..Limits::default()
+        },
+    );
+    let err = p
+        .classify(&message("x"), &Classification::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::MemoryLimit { limit_mib: 64, .. }),
+        "got {err}"
+    );
     still_serves(&rt).await;
 }
 
@@ -130,9 +235,14 @@ async fn a_huge_allocation_is_refused_at_the_cap() {
 async fn a_panic_is_a_trap_with_the_panic_message() {
     let rt = runtime();
     let p = hostile(&rt, "panic", Limits::default());
-    let err = p.classify(&message("x"), &Classification::default()).await.unwrap_err();
+    let err = p
+        .classify(&message("x"), &Classification::default())
+        .await
+        .unwrap_err();
     match &err {
-        CallError::Trap { detail, .. } => assert!(detail.contains("panicked on purpose"), "detail: {detail}"),
+        CallError::Trap { detail, .. } => {
+            assert!(detail.contains("panicked on purpose"), "detail: {detail}")
+        }
         other => panic!("expected a trap, got {other}"),
     }
     still_serves(&rt).await;
@@ -142,9 +252,16 @@ async fn a_panic_is_a_trap_with_the_panic_message() {
 async fn http_to_an_ungranted_host_is_refused() {
     let rt = runtime();
     let p = hostile(&rt, "http", Limits::default());
-    let err = p.classify(&message("x"), &Classification::default()).await.unwrap_err();
+    let err = p
+        .classify(&message("x"), &Classification::default())
+        .await
+        .unwrap_err();
     match &err {
-        CallError::Plugin { error, .. } => assert!(error.message.contains("Denied"), "message: {}", error.message),
+        CallError::Plugin { error, .. } => assert!(
+            error.message.contains("Denied"),
+            "message: {}",
+            error.message
+        ),
         other => panic!("expected the plugin to report the refusal, got {other}"),
     }
     still_serves(&rt).await;
@@ -154,18 +271,35 @@ async fn http_to_an_ungranted_host_is_refused() {
 async fn a_topic_code_outside_the_classifier_breaks_the_contract() {
     let rt = runtime();
     let p = hostile(&rt, "bad-code", Limits::default());
-    let err = p.classify(&message("x"), &Classification::default()).await.unwrap_err();
+    let err = p
+        .classify(&message("x"), &Classification::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::Contract { .. }), "got {err}");
 }
 
 #[tokio::test]
 async fn a_filesystem_import_is_refused_at_load() {
     let rt = runtime();
-    let err = rt.load(&plugin("fs-reader"), None, None, context("fs-reader", &[]), Limits::default()).err().expect("refused");
+    let err = rt
+        .load(
+            &plugin("fs-reader"),
+            None,
+            None,
+            context("fs-reader", &[]),
+            Limits::default(),
+        )
+        .err()
+        .expect("refused");
     let text = format!("{err:#}");
     assert!(matches!(err, LoadError::Refused { .. }), "got {text}");
-    let source = std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default();
-    assert!(source.contains("wasi:filesystem"), "the error names the import: {source}");
+    let source = std::error::Error::source(&err)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    assert!(
+        source.contains("wasi:filesystem"),
+        "the error names the import: {source}"
+    );
 }
 
 #[tokio::test]
@@ -173,14 +307,35 @@ async fn a_wrong_sha256_is_refused_naming_both_hashes() {
     let rt = runtime();
     let file = plugin("keywords");
     let wrong = "0".repeat(64);
-    let err = rt.load(&file, Some(&wrong), None, context("keywords", &[]), Limits::default()).err().expect("refused");
+    let err = rt
+        .load(
+            &file,
+            Some(&wrong),
+            None,
+            context("keywords", &[]),
+            Limits::default(),
+        )
+        .err()
+        .expect("refused");
     let text = err.to_string();
-    assert!(text.contains(&wrong) && text.contains(&sha256_of(&file)) && text.contains("keywords.wasm"), "{text}");
+    assert!(
+        text.contains(&wrong) && text.contains(&sha256_of(&file)) && text.contains("keywords.wasm"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn the_wrong_world_for_a_step_is_refused() {
     let rt = runtime();
-    let err = rt.load(&plugin("keywords"), None, Some(World::Policy), context("keywords", &[]), Limits::default()).err().expect("refused");
+    let err = rt
+        .load(
+            &plugin("keywords"),
+            None,
+            Some(World::Policy),
+            context("keywords", &[]),
+            Limits::default(),
+        )
+        .err()
+        .expect("refused");
     assert!(matches!(err, LoadError::WorldMismatch { .. }), "got {err}");
 }

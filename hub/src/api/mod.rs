@@ -1,6 +1,8 @@
 //! The HTTP API (axum). Every error has one shape:
 //! `{"error": {"code": "...", "message": "...", "details": ...}}`.
 
+mod corrections;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -25,12 +27,21 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: Value::Null }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
     }
 
     fn internal(error: anyhow::Error) -> ApiError {
         tracing::error!(error = %format!("{error:#}"), "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{error:#}"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{error:#}"),
+        )
     }
 }
 
@@ -38,7 +49,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({"error": {"code": self.code, "message": self.message, "details": self.details}}))).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         response
     }
@@ -56,33 +69,81 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see the API section of the README") })
+        .merge(corrections::routes())
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint; see the API section of the README",
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(hub)
 }
 
-async fn ingest(State(hub): State<Arc<Hub>>, Path(source): Path<String>, headers: HeaderMap, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Response, ApiError> {
+async fn ingest(
+    State(hub): State<Arc<Hub>>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
         hub.metrics.rejected("too-large");
-        ApiError::new(e.status(), if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_body" }, e.body_text())
+        ApiError::new(
+            e.status(),
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "bad_body"
+            },
+            e.body_text(),
+        )
     })?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(String::from);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let metadata = headers
         .iter()
         .filter(|(name, _)| name.as_str().starts_with("x-"))
-        .filter_map(|(name, value)| Some((format!("http.header.{name}"), value.to_str().ok()?.to_string())))
+        .filter_map(|(name, value)| {
+            Some((
+                format!("http.header.{name}"),
+                value.to_str().ok()?.to_string(),
+            ))
+        })
         .collect();
-    let inbound = Inbound { bytes: body.to_vec(), content_type, metadata };
+    let inbound = Inbound {
+        bytes: body.to_vec(),
+        content_type,
+        metadata,
+    };
     match hub.ingest(&source, inbound).await {
         Ok(accepted) => {
             let ids: Vec<&str> = accepted.iter().map(|a| a.id.as_str()).collect();
             let all_duplicates = !accepted.is_empty() && accepted.iter().all(|a| a.duplicate);
-            let status = if all_duplicates { StatusCode::OK } else { StatusCode::ACCEPTED };
-            let duplicates: Vec<&str> = accepted.iter().filter(|a| a.duplicate).map(|a| a.id.as_str()).collect();
+            let status = if all_duplicates {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            let duplicates: Vec<&str> = accepted
+                .iter()
+                .filter(|a| a.duplicate)
+                .map(|a| a.id.as_str())
+                .collect();
             Ok((status, Json(json!({"ids": ids, "duplicates": duplicates}))).into_response())
         }
-        Err(IngestError::UnknownSource(s)) => Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_source", format!("no source named {s:?} is configured"))),
-        Err(e @ IngestError::Busy(_)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())),
+        Err(IngestError::UnknownSource(s)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_source",
+            format!("no source named {s:?} is configured"),
+        )),
+        Err(e @ IngestError::Busy(_)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            e.to_string(),
+        )),
         Err(IngestError::Decode(e)) => Err(ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "decode_failed",
@@ -93,10 +154,17 @@ async fn ingest(State(hub): State<Arc<Hub>>, Path(source): Path<String>, headers
     }
 }
 
-async fn get_message(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_message(
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     match hub.store.get(&id).map_err(ApiError::internal)? {
         Some(record) => Ok(Json(record).into_response()),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no message {id:?}"))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no message {id:?}"),
+        )),
     }
 }
 
@@ -110,30 +178,51 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list_messages(State(hub): State<Arc<Hub>>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+async fn list_messages(
+    State(hub): State<Arc<Hub>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     let since = match &q.since {
         None => None,
         Some(text) => Some(
             chrono::DateTime::parse_from_rfc3339(text)
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("since={text:?} is not RFC 3339: {e}")))?
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_query",
+                        format!("since={text:?} is not RFC 3339: {e}"),
+                    )
+                })?
                 .timestamp_millis(),
         ),
     };
     if let Some(c) = &q.channel {
         if crate::model::Channel::parse(c).is_none() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_query", format!("unknown channel {c:?}")));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("unknown channel {c:?}"),
+            ));
         }
     }
     let mut items = Vec::new();
     let mut next = None;
     for record in hub.store.scan_messages(q.cursor.as_deref()) {
         let record = record.map_err(ApiError::internal)?;
-        if q.state.as_deref().is_some_and(|s| record.state.as_str() != s)
-            || q.channel.as_deref().is_some_and(|c| record.message.channel.as_str() != c)
+        if q.state
+            .as_deref()
+            .is_some_and(|s| record.state.as_str() != s)
+            || q.channel
+                .as_deref()
+                .is_some_and(|c| record.message.channel.as_str() != c)
             || since.is_some_and(|t| record.message.received_at < t)
             || q.topic.as_deref().is_some_and(|t| {
-                !record.classification.as_ref().and_then(|c| c.topic.as_ref()).is_some_and(|topic| topic.best.code.starts_with(t))
+                !record
+                    .classification
+                    .as_ref()
+                    .and_then(|c| c.topic.as_ref())
+                    .is_some_and(|topic| topic.best.code.starts_with(t))
             })
         {
             continue;
@@ -164,9 +253,16 @@ async fn dead_letters(State(hub): State<Arc<Hub>>) -> Result<Response, ApiError>
 /// Puts a message's dead letters back: deliveries into the outbox, failed steps into the
 /// pipeline.
 async fn replay(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let letters = hub.store.take_dead_letters(&id).map_err(ApiError::internal)?;
+    let letters = hub
+        .store
+        .take_dead_letters(&id)
+        .map_err(ApiError::internal)?;
     if letters.is_empty() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("message {id:?} has no dead letters")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("message {id:?} has no dead letters"),
+        ));
     }
     let now = crate::sla::now_millis();
     let mut replayed = Vec::new();
@@ -179,30 +275,56 @@ async fn replay(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<R
                         d.attempts = 0;
                     }
                     r.state = MessageState::Routed;
-                    r.trace.push(crate::pipeline::trace_entry("replay", &format!("delivery to sink {sink:?} replayed")));
+                    r.trace.push(crate::pipeline::trace_entry(
+                        "replay",
+                        &format!("delivery to sink {sink:?} replayed"),
+                    ));
                 })
                 .map_err(ApiError::internal)?;
             hub.store
-                .schedule(&crate::store::OutboxEntry { id: id.clone(), sink: sink.into(), attempts: 0, due_at: now, errors: vec![] })
+                .schedule(&crate::store::OutboxEntry {
+                    id: id.clone(),
+                    sink: sink.into(),
+                    attempts: 0,
+                    due_at: now,
+                    errors: vec![],
+                })
                 .map_err(ApiError::internal)?;
         } else {
             hub.store
                 .update(&id, |r| {
                     r.state = MessageState::Accepted;
-                    r.trace.push(crate::pipeline::trace_entry("replay", &format!("{} replayed", letter.target)));
+                    r.trace.push(crate::pipeline::trace_entry(
+                        "replay",
+                        &format!("{} replayed", letter.target),
+                    ));
                 })
                 .map_err(ApiError::internal)?;
             hub.requeue(&id).await.map_err(ApiError::internal)?;
         }
         replayed.push(letter.target);
     }
-    hub.store.durability.wait().await.map_err(ApiError::internal)?;
+    hub.store
+        .durability
+        .wait()
+        .await
+        .map_err(ApiError::internal)?;
     hub.delivery_wake.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "replayed": replayed}))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "replayed": replayed})),
+    )
+        .into_response())
 }
 
 async fn reload(State(hub): State<Arc<Hub>>) -> Result<Response, ApiError> {
-    hub.reload().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_config", format!("{e:#}")))?;
+    hub.reload().map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_config",
+            format!("{e:#}"),
+        )
+    })?;
     Ok(Json(json!({"reloaded": true})).into_response())
 }
 
@@ -212,17 +334,46 @@ async fn ready(State(hub): State<Arc<Hub>>) -> Response {
     if active.plugins.len() == expected {
         Json(json!({"ready": true, "plugins": expected})).into_response()
     } else {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "plugins are not all loaded").into_response()
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "plugins are not all loaded",
+        )
+        .into_response()
     }
 }
 
 async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     let gauges = [
-        ("okno_queue_depth", "Messages accepted and waiting for the pipeline.", hub.store.pending_len() as u64),
-        ("okno_outbox_depth", "Deliveries waiting (including retries).", hub.store.outbox_len() as u64),
-        ("okno_dead_letters", "Dead letters waiting for a replay.", hub.store.dead_letter_count() as u64),
-        ("okno_messages_stored", "Messages in the journal.", hub.store.message_count() as u64),
-        ("okno_disk_bytes", "Size of the store on disk.", hub.store.size_on_disk()),
+        (
+            "okno_queue_depth",
+            "Messages accepted and waiting for the pipeline.",
+            hub.store.pending_len() as u64,
+        ),
+        (
+            "okno_outbox_depth",
+            "Deliveries waiting (including retries).",
+            hub.store.outbox_len() as u64,
+        ),
+        (
+            "okno_dead_letters",
+            "Dead letters waiting for a replay.",
+            hub.store.dead_letter_count() as u64,
+        ),
+        (
+            "okno_messages_stored",
+            "Messages in the journal.",
+            hub.store.message_count() as u64,
+        ),
+        (
+            "okno_disk_bytes",
+            "Size of the store on disk.",
+            hub.store.size_on_disk(),
+        ),
     ];
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], hub.metrics.render(&gauges)).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        hub.metrics.render(&gauges),
+    )
+        .into_response()
 }

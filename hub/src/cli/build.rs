@@ -25,7 +25,9 @@ pub struct BuiltPlugin {
 
 /// The workspace root above `start` (the directory whose Cargo.toml has `[workspace]`).
 pub fn workspace_root(start: &Path) -> anyhow::Result<PathBuf> {
-    let start = start.canonicalize().with_context(|| format!("{} does not exist", start.display()))?;
+    let start = start
+        .canonicalize()
+        .with_context(|| format!("{} does not exist", start.display()))?;
     for dir in start.ancestors() {
         let manifest = dir.join("Cargo.toml");
         if manifest.is_file() && std::fs::read_to_string(&manifest)?.contains("[workspace]") {
@@ -41,7 +43,11 @@ pub fn find_plugin_crates(path: &Path) -> anyhow::Result<Vec<(String, PathBuf)>>
     let package_name = |dir: &Path| -> Option<String> {
         let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
         let manifest: toml::Value = toml::from_str(&text).ok()?;
-        manifest.get("package")?.get("name")?.as_str().map(String::from)
+        manifest
+            .get("package")?
+            .get("name")?
+            .as_str()
+            .map(String::from)
     };
     if let Some(name) = package_name(path) {
         return Ok(vec![(name, path.to_path_buf())]);
@@ -56,13 +62,19 @@ pub fn find_plugin_crates(path: &Path) -> anyhow::Result<Vec<(String, PathBuf)>>
     }
     crates.sort();
     if crates.is_empty() {
-        bail!("no plugin crate at {} (a directory with a Cargo.toml, or a directory of them)", path.display());
+        bail!(
+            "no plugin crate at {} (a directory with a Cargo.toml, or a directory of them)",
+            path.display()
+        );
     }
     Ok(crates)
 }
 
 fn short_name(package: &str) -> String {
-    package.strip_prefix("okno-plugin-").unwrap_or(package).to_string()
+    package
+        .strip_prefix("okno-plugin-")
+        .unwrap_or(package)
+        .to_string()
 }
 
 /// Where nested plugin builds put their artifacts: beside the host's target dir, never in
@@ -98,7 +110,14 @@ pub fn build_plugins(
     let mut command = Command::new(&cargo);
     command
         .current_dir(&workspace)
-        .args(["build", "--target", WASM_TARGET, "--profile", "plugin", "--target-dir"])
+        .args([
+            "build",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            "plugin",
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags)
         .env_remove("RUSTFLAGS")
@@ -116,7 +135,9 @@ pub fn build_plugins(
         crates.len(),
         target_dir.display()
     ));
-    let mut child = command.spawn().with_context(|| format!("running {cargo}"))?;
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("running {cargo}"))?;
     let mut log = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines() {
@@ -130,7 +151,10 @@ pub fn build_plugins(
     }
     let status = child.wait().context("waiting for cargo")?;
     if !status.success() {
-        bail!("cargo build of the plugins failed ({status}):\n{}", log.join("\n"));
+        bail!(
+            "cargo build of the plugins failed ({status}):\n{}",
+            log.join("\n")
+        );
     }
 
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
@@ -140,14 +164,27 @@ pub fn build_plugins(
             .join(WASM_TARGET)
             .join("plugin")
             .join(format!("{}.wasm", package.replace('-', "_")));
-        let bytes = std::fs::read(&artifact)
-            .with_context(|| format!("{package} built no component at {} (is its crate-type cdylib?)", artifact.display()))?;
+        let bytes = std::fs::read(&artifact).with_context(|| {
+            format!(
+                "{package} built no component at {} (is its crate-type cdylib?)",
+                artifact.display()
+            )
+        })?;
         let name = short_name(package);
         let path = out_dir.join(format!("{name}.wasm"));
         std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
         let sha256 = crate::runtime::sha256_hex(&bytes);
-        progress(&format!("  {name:<12} {:>8} KiB  sha256 {sha256}  {}", bytes.len() / 1024, path.display()));
-        built.push(BuiltPlugin { name, path, sha256, size: bytes.len() as u64 });
+        progress(&format!(
+            "  {name:<12} {:>8} KiB  sha256 {sha256}  {}",
+            bytes.len() / 1024,
+            path.display()
+        ));
+        built.push(BuiltPlugin {
+            name,
+            path,
+            sha256,
+            size: bytes.len() as u64,
+        });
     }
     Ok(built)
 }
@@ -155,21 +192,35 @@ pub fn build_plugins(
 /// Rewrites the `sha256` of every `[[plugins]]` entry in `config` whose `file` is one of
 /// `built`, keeping the file's comments and layout.
 pub fn pin_in_config(config: &Path, built: &[BuiltPlugin]) -> anyhow::Result<usize> {
-    let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
-    let mut doc: toml_edit::DocumentMut = text.parse().with_context(|| format!("parsing {}", config.display()))?;
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("parsing {}", config.display()))?;
     let base = config.parent().unwrap_or(Path::new("."));
     let mut pinned = 0;
-    if let Some(plugins) = doc.get_mut("plugins").and_then(|p| p.as_array_of_tables_mut()) {
+    if let Some(plugins) = doc
+        .get_mut("plugins")
+        .and_then(|p| p.as_array_of_tables_mut())
+    {
         for entry in plugins.iter_mut() {
-            let Some(file) = entry.get("file").and_then(|f| f.as_str()) else { continue };
+            let Some(file) = entry.get("file").and_then(|f| f.as_str()) else {
+                continue;
+            };
             let file = base.join(file);
-            let Ok(file) = file.canonicalize() else { continue };
-            if let Some(b) = built.iter().find(|b| b.path.canonicalize().ok().as_ref() == Some(&file)) {
+            let Ok(file) = file.canonicalize() else {
+                continue;
+            };
+            if let Some(b) = built
+                .iter()
+                .find(|b| b.path.canonicalize().ok().as_ref() == Some(&file))
+            {
                 entry["sha256"] = toml_edit::value(b.sha256.clone());
                 pinned += 1;
             }
         }
     }
-    std::fs::write(config, doc.to_string()).with_context(|| format!("writing {}", config.display()))?;
+    std::fs::write(config, doc.to_string())
+        .with_context(|| format!("writing {}", config.display()))?;
     Ok(pinned)
 }

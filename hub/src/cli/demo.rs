@@ -27,16 +27,29 @@ pub async fn start_recording_sink(addr: SocketAddr) -> anyhow::Result<Received> 
     let app = Router::new()
         .route(
             "/{*path}",
-            post(|State(r): State<Received>, UrlPath(path): UrlPath<String>, headers: HeaderMap, body: String| async move {
-                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                r.lock().unwrap_or_else(|p| p.into_inner()).entry(format!("/{path}")).or_default().push((key, body));
-                "ok"
-            }),
+            post(
+                |State(r): State<Received>,
+                 UrlPath(path): UrlPath<String>,
+                 headers: HeaderMap,
+                 body: String| async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    r.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(format!("/{path}"))
+                        .or_default()
+                        .push((key, body));
+                    "ok"
+                },
+            ),
         )
         .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("the demo sink cannot listen on {addr} (is something else using the port?)"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("the demo sink cannot listen on {addr} (is something else using the port?)")
+    })?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -54,14 +67,21 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let root = workspace_dir()?;
     println!("== building plugins");
     let crates = super::build::find_plugin_crates(&root.join("plugins"))?;
-    super::build::build_plugins(&crates, &root.join("plugins").join("dist"), &mut |line| println!("{line}"))?;
+    super::build::build_plugins(&crates, &root.join("plugins").join("dist"), &mut |line| {
+        println!("{line}")
+    })?;
 
     let config_path = root.join("examples").join("okno.toml");
     let config = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut sink_addrs: Vec<SocketAddr> = Vec::new();
     for sink in &config.sinks {
         let url = reqwest::Url::parse(sink.url.get_ref())?;
-        let addr: SocketAddr = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port_or_known_default().unwrap_or(80)).parse()?;
+        let addr: SocketAddr = format!(
+            "{}:{}",
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port_or_known_default().unwrap_or(80)
+        )
+        .parse()?;
         if !sink_addrs.contains(&addr) {
             sink_addrs.push(addr);
         }
@@ -72,8 +92,18 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     }
     let temp = std::env::temp_dir().join(format!("okno-demo-{}", std::process::id()));
     let data_dir = data_dir.unwrap_or(temp.clone());
-    let (hub, addr) = super::serve::start(config_path.clone(), Overrides { data_dir: Some(data_dir.clone()), ..Default::default() }).await?;
-    println!("== hub listening on http://{addr} (data in {})", data_dir.display());
+    let (hub, addr) = super::serve::start(
+        config_path.clone(),
+        Overrides {
+            data_dir: Some(data_dir.clone()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    println!(
+        "== hub listening on http://{addr} (data in {})",
+        data_dir.display()
+    );
 
     let mut samples: Vec<PathBuf> = std::fs::read_dir(root.join("examples").join("appeals"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -87,12 +117,24 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     let mut sent: Vec<(String, String)> = Vec::new();
     for sample in &samples {
         let bytes = std::fs::read(sample)?;
-        let response = client.post(format!("http://{addr}/v1/sources/mail/messages")).header("content-type", "message/rfc822").body(bytes).send().await?;
+        let response = client
+            .post(format!("http://{addr}/v1/sources/mail/messages"))
+            .header("content-type", "message/rfc822")
+            .body(bytes)
+            .send()
+            .await?;
         let status = response.status();
         let body: serde_json::Value = response.json().await.unwrap_or_default();
-        let name = sample.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = sample
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if !status.is_success() {
-            println!("  {name}: refused with {status}: {}", body["error"]["message"]);
+            println!(
+                "  {name}: refused with {status}: {}",
+                body["error"]["message"]
+            );
             continue;
         }
         for id in body["ids"].as_array().into_iter().flatten() {
@@ -102,7 +144,13 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let done = sent.iter().all(|(_, id)| hub.store.get(id).ok().flatten().is_some_and(|r| r.state.is_finished()));
+        let done = sent.iter().all(|(_, id)| {
+            hub.store
+                .get(id)
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.state.is_finished())
+        });
         if done || Instant::now() > deadline {
             break;
         }
@@ -112,20 +160,53 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     println!("\n== what happened ({} appeals)", sent.len());
     let mut missing = Vec::new();
     for (name, id) in &sent {
-        let Some(r) = hub.store.get(id)? else { continue };
+        let Some(r) = hub.store.get(id)? else {
+            continue;
+        };
         let c = r.classification.clone().unwrap_or_default();
         let d = r.decision.clone().unwrap_or_default();
-        let topic = c.topic.as_ref().map(|t| format!("{} {}{}", t.best.code, t.best.name.chars().take(40).collect::<String>(), if t.low_confidence { " (?)" } else { "" })).unwrap_or_else(|| "-".into());
+        let topic = c
+            .topic
+            .as_ref()
+            .map(|t| {
+                format!(
+                    "{} {}{}",
+                    t.best.code,
+                    t.best.name.chars().take(40).collect::<String>(),
+                    if t.low_confidence { " (?)" } else { "" }
+                )
+            })
+            .unwrap_or_else(|| "-".into());
         let kind = c.kind.as_ref().map(|k| k.kind.as_str()).unwrap_or("-");
-        let sentiment = c.sentiment.as_ref().map(|s| format!("{:?}", s.label).to_lowercase()).unwrap_or_else(|| "-".into());
-        let deadline = d.answer_deadline.map(crate::sla::format_time).unwrap_or_else(|| "-".into());
-        let sinks: Vec<String> = r.deliveries.iter().map(|(s, del)| format!("{s}:{:?}", del.state).to_lowercase()).collect();
+        let sentiment = c
+            .sentiment
+            .as_ref()
+            .map(|s| format!("{:?}", s.label).to_lowercase())
+            .unwrap_or_else(|| "-".into());
+        let deadline = d
+            .answer_deadline
+            .map(crate::sla::format_time)
+            .unwrap_or_else(|| "-".into());
+        let sinks: Vec<String> = r
+            .deliveries
+            .iter()
+            .map(|(s, del)| format!("{s}:{:?}", del.state).to_lowercase())
+            .collect();
         println!("{name}\n    id {id}  state {}\n    topic {topic}\n    kind {kind}, sentiment {sentiment}, priority {}, answer by {deadline}\n    delivered {}", r.state.as_str(), d.priority.as_str(), sinks.join(", "));
         if r.state != MessageState::Delivered {
             missing.push(format!("{name} ({id}): {}", r.state.as_str()));
         }
     }
-    let total: usize = received.iter().map(|r| r.lock().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum::<usize>()).sum();
+    let total: usize = received
+        .iter()
+        .map(|r| {
+            r.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .map(Vec::len)
+                .sum::<usize>()
+        })
+        .sum();
     println!("\nthe demo sinks received {total} deliveries");
     println!("look at: http://{addr}/v1/messages  http://{addr}/v1/messages/{}  http://{addr}/metrics  http://{addr}/v1/dead-letters", sent.first().map(|s| s.1.as_str()).unwrap_or(""));
 
@@ -135,7 +216,10 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
             println!("all {} sample appeals reached their sinks", sent.len());
             return Ok(());
         }
-        bail!("not every sample reached its sinks:\n  {}", missing.join("\n  "));
+        bail!(
+            "not every sample reached its sinks:\n  {}",
+            missing.join("\n  ")
+        );
     }
     println!("\nthe hub keeps running; Ctrl-C stops it");
     tokio::signal::ctrl_c().await?;

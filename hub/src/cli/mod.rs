@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod demo;
+pub mod eval;
 pub mod plugin;
 pub mod route;
 pub mod serve;
@@ -14,7 +15,11 @@ use clap::{Parser, Subcommand};
 use crate::runtime::Limits;
 
 #[derive(Parser)]
-#[command(name = "okno", version, about = "Okno: integration hub for a government body's work with its clients")]
+#[command(
+    name = "okno",
+    version,
+    about = "Okno: integration hub for a government body's work with its clients"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,6 +56,42 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+    /// Measure a plugin on labelled data.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Classify labelled appeals and report how often the topic code is right at each
+    /// level of the classifier, top-3 and top-5, low confidence, time per call and the
+    /// тематики confused most.
+    Classify {
+        /// The classifier component.
+        #[arg(long)]
+        plugin: PathBuf,
+        /// JSONL, one appeal a line: {"text": "...", "code": "XXXX.XXXX.XXXX.XXXX"}.
+        #[arg(long)]
+        data: PathBuf,
+        /// Give each appeal every other appeal of --data as an official's correction.
+        #[arg(long)]
+        leave_one_out: bool,
+        /// JSONL of labelled examples (as --data) given to every appeal as corrections.
+        #[arg(long)]
+        examples: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// CPU time limit per call, in milliseconds. Each call starts with an empty index
+        /// and reads every example, which the hub does once, hence the generous default.
+        #[arg(long, default_value_t = 1000)]
+        cpu_ms: u64,
+        /// A plugin setting, KEY=VALUE; repeat for more.
+        #[arg(long = "config", value_parser = plugin::parse_key_value)]
+        settings: Vec<(String, String)>,
     },
 }
 
@@ -124,9 +165,18 @@ enum PluginCommand {
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     crate::observability::init_logging("info");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
-        Command::Serve { config, listen, data_dir } => runtime.block_on(serve::serve(config, crate::pipeline::Overrides { listen, data_dir })),
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+        } => runtime.block_on(serve::serve(
+            config,
+            crate::pipeline::Overrides { listen, data_dir },
+        )),
         Command::Demo { once, data_dir } => runtime.block_on(demo::demo(once, data_dir)),
         Command::Route { command } => match command {
             RouteCommand::Check { config } => route::check(&config),
@@ -134,20 +184,67 @@ pub fn main() -> anyhow::Result<()> {
         },
         Command::Plugin { command } => match command {
             PluginCommand::Inspect { file, json } => plugin::inspect(&file, json),
-            PluginCommand::Run { file, input, settings, content_type, encode, http_allow, cpu_ms, memory_mib } => {
-                let limits = Limits { cpu: Duration::from_millis(cpu_ms), memory_bytes: memory_mib << 20, ..Limits::default() };
-                runtime.block_on(plugin::run(plugin::RunOptions { file, input, settings, content_type, encode, http_allow, limits }))
+            PluginCommand::Run {
+                file,
+                input,
+                settings,
+                content_type,
+                encode,
+                http_allow,
+                cpu_ms,
+                memory_mib,
+            } => {
+                let limits = Limits {
+                    cpu: Duration::from_millis(cpu_ms),
+                    memory_bytes: memory_mib << 20,
+                    ..Limits::default()
+                };
+                runtime.block_on(plugin::run(plugin::RunOptions {
+                    file,
+                    input,
+                    settings,
+                    content_type,
+                    encode,
+                    http_allow,
+                    limits,
+                }))
             }
             PluginCommand::Build { path, out_dir, pin } => {
                 let crates = build::find_plugin_crates(&path)?;
                 let workspace = build::workspace_root(&path)?;
                 let out_dir = out_dir.unwrap_or_else(|| workspace.join("plugins").join("dist"));
-                let built = build::build_plugins(&crates, &out_dir, &mut |line| eprintln!("{line}"))?;
+                let built =
+                    build::build_plugins(&crates, &out_dir, &mut |line| eprintln!("{line}"))?;
                 if let Some(config) = pin {
                     let n = build::pin_in_config(&config, &built)?;
                     eprintln!("pinned {n} plugin(s) in {}", config.display());
                 }
                 Ok(())
+            }
+        },
+        Command::Eval { command } => match command {
+            EvalCommand::Classify {
+                plugin: file,
+                data,
+                leave_one_out,
+                examples,
+                json,
+                cpu_ms,
+                settings,
+            } => {
+                let options = eval::EvalOptions {
+                    plugin: file,
+                    data,
+                    leave_one_out,
+                    examples,
+                    settings,
+                    limits: Limits {
+                        cpu: Duration::from_millis(cpu_ms),
+                        ..Limits::default()
+                    },
+                    cache_dir: plugin::cli_cache_dir(),
+                };
+                runtime.block_on(eval::classify_command(options, json))
             }
         },
     }

@@ -20,7 +20,10 @@ pub fn cli_cache_dir() -> Option<PathBuf> {
 }
 
 pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
-    let runtime = Runtime::new(RuntimeOptions { cache_dir: cli_cache_dir(), ..Default::default() })?;
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: cli_cache_dir(),
+        ..Default::default()
+    })?;
     let (_, info) = runtime.inspect_file(file)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&info)?);
@@ -30,7 +33,14 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
     println!("world:        {}", info.world);
     println!("contract:     okno:plugin@{}", info.contract_version);
     println!("exports:      {}", info.exports.join(", "));
-    println!("capabilities: {}", if info.capabilities.is_empty() { "none".into() } else { info.capabilities.join(", ") });
+    println!(
+        "capabilities: {}",
+        if info.capabilities.is_empty() {
+            "none".into()
+        } else {
+            info.capabilities.join(", ")
+        }
+    );
     println!("imports:");
     for import in &info.imports {
         println!("  {import}");
@@ -53,18 +63,32 @@ pub struct RunOptions {
 
 /// What a classifier or policy takes on the command line: a message, or a message with
 /// the classification so far.
+// Parsed once per command: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum MessageInput {
-    Envelope { message: Message, #[serde(default)] classification: Classification, #[serde(default)] decision: Decision },
+    Envelope {
+        message: Message,
+        #[serde(default)]
+        classification: Classification,
+        #[serde(default)]
+        decision: Decision,
+    },
     Bare(Message),
 }
 
 impl MessageInput {
     fn into_parts(self) -> (Message, Classification, Decision) {
         match self {
-            MessageInput::Envelope { message, classification, decision } => (message, classification, decision),
-            MessageInput::Bare(message) => (message, Classification::default(), Decision::default()),
+            MessageInput::Envelope {
+                message,
+                classification,
+                decision,
+            } => (message, classification, decision),
+            MessageInput::Bare(message) => {
+                (message, Classification::default(), Decision::default())
+            }
         }
     }
 }
@@ -76,12 +100,25 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 /// Loads one plugin file for local use: no sha256 pin, an in-memory kv, the given settings.
-pub fn load_local(runtime: &Runtime, file: &Path, settings: Vec<(String, String)>, http_allow: Vec<String>, limits: Limits) -> anyhow::Result<Plugin> {
-    let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+pub fn load_local(
+    runtime: &Runtime,
+    file: &Path,
+    settings: Vec<(String, String)>,
+    http_allow: Vec<String>,
+    limits: Limits,
+) -> anyhow::Result<Plugin> {
+    let name = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin")
+        .to_string();
     let context = PluginContext {
         name,
         settings: settings.into_iter().collect::<BTreeMap<_, _>>(),
-        http: HttpGrant { hosts: http_allow, ..HttpGrant::none() },
+        http: HttpGrant {
+            hosts: http_allow,
+            ..HttpGrant::none()
+        },
         kv: Arc::new(MemoryKv::default()),
         fixed_now: None,
         utc_offset_minutes: 180,
@@ -90,12 +127,25 @@ pub fn load_local(runtime: &Runtime, file: &Path, settings: Vec<(String, String)
 }
 
 pub async fn run(options: RunOptions) -> anyhow::Result<()> {
-    let runtime = Runtime::new(RuntimeOptions { cache_dir: cli_cache_dir(), ..Default::default() })?;
-    let plugin = load_local(&runtime, &options.file, options.settings, options.http_allow, options.limits)?;
-    let input = std::fs::read(&options.input).with_context(|| format!("reading input {}", options.input.display()))?;
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: cli_cache_dir(),
+        ..Default::default()
+    })?;
+    let plugin = load_local(
+        &runtime,
+        &options.file,
+        options.settings,
+        options.http_allow,
+        options.limits,
+    )?;
+    let input = std::fs::read(&options.input)
+        .with_context(|| format!("reading input {}", options.input.display()))?;
     let parse_message = |bytes: &[u8]| -> anyhow::Result<(Message, Classification, Decision)> {
         let parsed: MessageInput = serde_json::from_slice(bytes).with_context(|| {
-            format!("{} is not a message JSON (or {{\"message\", \"classification\", \"decision\"}})", options.input.display())
+            format!(
+                "{} is not a message JSON (or {{\"message\", \"classification\", \"decision\"}})",
+                options.input.display()
+            )
         })?;
         let (mut message, c, d) = parsed.into_parts();
         if message.received_at == 0 {
@@ -105,7 +155,11 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     };
     let output = match (plugin.world(), options.encode) {
         (World::Connector, false) => {
-            let inbound = Inbound { bytes: input, content_type: options.content_type, metadata: Vec::new() };
+            let inbound = Inbound {
+                bytes: input,
+                content_type: options.content_type,
+                metadata: Vec::new(),
+            };
             serde_json::to_value(plugin.decode(inbound).await?)?
         }
         (World::Connector, true) => {
@@ -122,7 +176,11 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         }
     };
     if options.encode && plugin.world() != World::Connector {
-        bail!("--encode is for connectors; {} is a {}", options.file.display(), plugin.world());
+        bail!(
+            "--encode is for connectors; {} is a {}",
+            options.file.display(),
+            plugin.world()
+        );
     }
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())

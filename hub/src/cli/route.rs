@@ -11,7 +11,10 @@ use crate::runtime::{Runtime, RuntimeOptions};
 /// Validates the config and loads (compiles, verifies) every plugin it names.
 pub fn check(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let runtime = Runtime::new(RuntimeOptions { cache_dir: super::plugin::cli_cache_dir(), ..Default::default() })?;
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: super::plugin::cli_cache_dir(),
+        ..Default::default()
+    })?;
     let mut errors = Vec::new();
     for p in &config.plugins {
         let file = config.plugin_path(p);
@@ -23,11 +26,21 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
             fixed_now: None,
             utc_offset_minutes: config.hub.utc_offset_minutes,
         };
-        if let Err(e) = runtime.load(&file, Some(p.sha256.get_ref()), Some(*p.kind.get_ref()), context, Default::default()) {
+        if let Err(e) = runtime.load(
+            &file,
+            Some(p.sha256.get_ref()),
+            Some(*p.kind.get_ref()),
+            context,
+            Default::default(),
+        ) {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let offset = p.sha256.span().start;
             let line = text[..offset.min(text.len())].matches('\n').count() + 1;
-            errors.push(format!("{}:{line}: plugin {:?}: {e}", path.display(), p.name.get_ref()));
+            errors.push(format!(
+                "{}:{line}: plugin {:?}: {e}",
+                path.display(),
+                p.name.get_ref()
+            ));
         }
     }
     if !errors.is_empty() {
@@ -55,11 +68,17 @@ struct Envelope {
 /// `GET /v1/messages/{id}` returns them, or a bare message).
 pub fn explain(config_path: &Path, message_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let text = std::fs::read_to_string(message_path).with_context(|| format!("reading {}", message_path.display()))?;
+    let text = std::fs::read_to_string(message_path)
+        .with_context(|| format!("reading {}", message_path.display()))?;
     let envelope: Envelope = match serde_json::from_str::<Envelope>(&text) {
         Ok(e) => e,
         Err(_) => Envelope {
-            message: serde_json::from_str(&text).with_context(|| format!("{} is neither a message nor {{\"message\", \"classification\", \"decision\"}}", message_path.display()))?,
+            message: serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is neither a message nor {{\"message\", \"classification\", \"decision\"}}",
+                    message_path.display()
+                )
+            })?,
             classification: None,
             decision: None,
         },
@@ -68,12 +87,24 @@ pub fn explain(config_path: &Path, message_path: &Path) -> anyhow::Result<()> {
     let decision = envelope.decision.unwrap_or_default();
     let explained = config.explain_routes(&envelope.message, &classification, &decision);
     for e in &explained {
-        println!("{} {}  → {}", if e.matched { "MATCH" } else { "-    " }, e.route, e.sinks.join(", "));
+        println!(
+            "{} {}  → {}",
+            if e.matched { "MATCH" } else { "-    " },
+            e.route,
+            e.sinks.join(", ")
+        );
         for r in &e.reasons {
             println!("        {r}");
         }
     }
     let (_, sinks) = config.route(&envelope.message, &classification, &decision);
-    println!("delivers to: {}", if sinks.is_empty() { "nothing".into() } else { sinks.join(", ") });
+    println!(
+        "delivers to: {}",
+        if sinks.is_empty() {
+            "nothing".into()
+        } else {
+            sinks.join(", ")
+        }
+    );
     Ok(())
 }

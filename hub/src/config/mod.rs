@@ -164,11 +164,17 @@ pub struct RouteConfig {
 impl RouteConfig {
     pub fn match_rule(&self) -> &Match {
         static EVERYTHING: Match = Match::EVERYTHING;
-        self.matches.as_ref().map(|m| m.get_ref()).unwrap_or(&EVERYTHING)
+        self.matches
+            .as_ref()
+            .map(|m| m.get_ref())
+            .unwrap_or(&EVERYTHING)
     }
 
     fn match_span(&self) -> std::ops::Range<usize> {
-        self.matches.as_ref().map(|m| m.span()).unwrap_or_else(|| self.name.span())
+        self.matches
+            .as_ref()
+            .map(|m| m.span())
+            .unwrap_or_else(|| self.name.span())
     }
 }
 
@@ -183,7 +189,14 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }
 
@@ -208,7 +221,9 @@ impl std::error::Error for ConfigErrors {}
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    }) + 1;
     (line, column)
 }
 
@@ -222,29 +237,51 @@ struct Problems<'a> {
 impl Problems<'_> {
     fn at(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
         let (line, column) = line_column(self.text, span.start);
-        self.errors.push(ConfigError { file: self.file.to_path_buf(), line, column, message: message.into() });
+        self.errors.push(ConfigError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        });
     }
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![ConfigError { file: path.into(), line: 0, column: 0, message: format!("cannot read: {e}") }])
+            ConfigErrors(vec![ConfigError {
+                file: path.into(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            }])
         })?;
         Config::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         let mut config: Config = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_column(text, s.start)).unwrap_or((0, 0));
-            ConfigErrors(vec![ConfigError { file: path.into(), line, column, message: e.message().to_string() }])
+            let (line, column) = e
+                .span()
+                .map(|s| line_column(text, s.start))
+                .unwrap_or((0, 0));
+            ConfigErrors(vec![ConfigError {
+                file: path.into(),
+                line,
+                column,
+                message: e.message().to_string(),
+            }])
         })?;
         config.path = path.to_path_buf();
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         if config.base_dir.as_os_str().is_empty() {
             config.base_dir = PathBuf::from(".");
         }
-        let mut problems = Problems { file: path, text, errors: Vec::new() };
+        let mut problems = Problems {
+            file: path,
+            text,
+            errors: Vec::new(),
+        };
         config.check(&mut problems);
         if problems.errors.is_empty() {
             Ok(config)
@@ -279,7 +316,10 @@ impl Config {
         let mut names = HashSet::new();
         for plugin in &self.plugins {
             if !names.insert(plugin.name.get_ref().clone()) {
-                p.at(plugin.name.span(), format!("plugin {:?} is defined twice", plugin.name.get_ref()));
+                p.at(
+                    plugin.name.span(),
+                    format!("plugin {:?} is defined twice", plugin.name.get_ref()),
+                );
             }
             let sha = plugin.sha256.get_ref();
             if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -288,25 +328,46 @@ impl Config {
             if !self.plugin_path(plugin).is_file() {
                 p.at(
                     plugin.file.span(),
-                    format!("plugin file {} does not exist (build plugins with `okno plugin build`)", self.plugin_path(plugin).display()),
+                    format!(
+                        "plugin file {} does not exist (build plugins with `okno plugin build`)",
+                        self.plugin_path(plugin).display()
+                    ),
                 );
             }
         }
-        let want = |p: &mut Problems, name: &Spanned<String>, world: World, role: &str| match self.plugin(name.get_ref()) {
-            None => p.at(name.span(), format!("{role} {:?} is not a defined plugin", name.get_ref())),
+        let want = |p: &mut Problems, name: &Spanned<String>, world: World, role: &str| match self
+            .plugin(name.get_ref())
+        {
+            None => p.at(
+                name.span(),
+                format!("{role} {:?} is not a defined plugin", name.get_ref()),
+            ),
             Some(plugin) if *plugin.kind.get_ref() != world => p.at(
                 name.span(),
-                format!("{role} {:?} is a {} plugin; a {world} is needed here", name.get_ref(), plugin.kind.get_ref()),
+                format!(
+                    "{role} {:?} is a {} plugin; a {world} is needed here",
+                    name.get_ref(),
+                    plugin.kind.get_ref()
+                ),
             ),
             Some(_) => {}
         };
         let mut source_names = HashSet::new();
         for source in &self.sources {
             if !source_names.insert(source.name.get_ref().clone()) {
-                p.at(source.name.span(), format!("source {:?} is defined twice", source.name.get_ref()));
+                p.at(
+                    source.name.span(),
+                    format!("source {:?} is defined twice", source.name.get_ref()),
+                );
             }
             if source.transport.get_ref() != "http" {
-                p.at(source.transport.span(), format!("unknown source transport {:?}; known: http", source.transport.get_ref()));
+                p.at(
+                    source.transport.span(),
+                    format!(
+                        "unknown source transport {:?}; known: http",
+                        source.transport.get_ref()
+                    ),
+                );
             }
             want(p, &source.connector, World::Connector, "connector");
         }
@@ -319,13 +380,28 @@ impl Config {
         let mut sink_names = HashSet::new();
         for sink in &self.sinks {
             if !sink_names.insert(sink.name.get_ref().clone()) {
-                p.at(sink.name.span(), format!("sink {:?} is defined twice", sink.name.get_ref()));
+                p.at(
+                    sink.name.span(),
+                    format!("sink {:?} is defined twice", sink.name.get_ref()),
+                );
             }
             if sink.transport.get_ref() != "http" {
-                p.at(sink.transport.span(), format!("unknown sink transport {:?}; known: http", sink.transport.get_ref()));
+                p.at(
+                    sink.transport.span(),
+                    format!(
+                        "unknown sink transport {:?}; known: http",
+                        sink.transport.get_ref()
+                    ),
+                );
             }
-            if reqwest::Url::parse(sink.url.get_ref()).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
-                p.at(sink.url.span(), format!("sink url {:?} is not an http(s) URL", sink.url.get_ref()));
+            if reqwest::Url::parse(sink.url.get_ref())
+                .map(|u| !matches!(u.scheme(), "http" | "https"))
+                .unwrap_or(true)
+            {
+                p.at(
+                    sink.url.span(),
+                    format!("sink url {:?} is not an http(s) URL", sink.url.get_ref()),
+                );
             }
             want(p, &sink.connector, World::Connector, "connector");
             if sink.max_attempts == 0 {
@@ -337,18 +413,34 @@ impl Config {
         let mut defaults = 0;
         for route in &self.routes {
             if !route_names.insert(route.name.get_ref().clone()) {
-                p.at(route.name.span(), format!("route {:?} is defined twice", route.name.get_ref()));
+                p.at(
+                    route.name.span(),
+                    format!("route {:?} is defined twice", route.name.get_ref()),
+                );
             }
             for sink in &route.sinks {
                 if self.sink(sink.get_ref()).is_none() {
-                    p.at(sink.span(), format!("route {:?} sends to sink {:?}, which is not defined", route.name.get_ref(), sink.get_ref()));
+                    p.at(
+                        sink.span(),
+                        format!(
+                            "route {:?} sends to sink {:?}, which is not defined",
+                            route.name.get_ref(),
+                            sink.get_ref()
+                        ),
+                    );
                 }
             }
             if route.sinks.is_empty() {
-                p.at(route.name.span(), format!("route {:?} has no sinks", route.name.get_ref()));
+                p.at(
+                    route.name.span(),
+                    format!("route {:?} has no sinks", route.name.get_ref()),
+                );
             }
             if let Err(message) = route.match_rule().check() {
-                p.at(route.match_span(), format!("route {:?}: {message}", route.name.get_ref()));
+                p.at(
+                    route.match_span(),
+                    format!("route {:?}: {message}", route.name.get_ref()),
+                );
             }
             if route.default {
                 defaults += 1;
@@ -382,7 +474,11 @@ impl Config {
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
     for (key, value) in table {
-        let key = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let key = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         match value {
             toml::Value::Table(inner) => flatten(&key, inner, out),
             toml::Value::String(s) => {

@@ -23,7 +23,10 @@ impl Active {
             let context = PluginContext {
                 name: name.clone(),
                 settings: Config::flat_settings(p),
-                http: HttpGrant { hosts: p.http_allow.clone(), ..HttpGrant::none() },
+                http: HttpGrant {
+                    hosts: p.http_allow.clone(),
+                    ..HttpGrant::none()
+                },
                 kv: store.plugin_kv(&name)?,
                 fixed_now: None,
                 utc_offset_minutes: config.hub.utc_offset_minutes,
@@ -34,7 +37,13 @@ impl Active {
                 memory_bytes: p.memory_mib.unwrap_or(config.hub.plugin_memory_mib) << 20,
             };
             let plugin = runtime
-                .load(&config.plugin_path(p), Some(p.sha256.get_ref()), Some(*p.kind.get_ref()), context, limits)
+                .load(
+                    &config.plugin_path(p),
+                    Some(p.sha256.get_ref()),
+                    Some(*p.kind.get_ref()),
+                    context,
+                    limits,
+                )
                 .with_context(|| format!("loading plugin {name:?}"))?;
             plugins.insert(name, Arc::new(plugin));
         }

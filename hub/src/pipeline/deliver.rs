@@ -19,7 +19,10 @@ const POLL: Duration = Duration::from_millis(50);
 pub async fn delivery_loop(hub: Arc<Hub>) {
     let in_flight: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
     let mut limits: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default();
     loop {
         let now = crate::sla::now_millis();
         let skip = in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -32,17 +35,32 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
         };
         let active = hub.active();
         for entry in due {
-            let concurrency = active.config.sink(&entry.sink).map(|s| s.concurrency).unwrap_or(1);
-            let permits = limits.entry(entry.sink.clone()).or_insert_with(|| Arc::new(Semaphore::new(concurrency))).clone();
-            let Ok(permit) = permits.try_acquire_owned() else { continue };
-            in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert((entry.id.clone(), entry.sink.clone()));
+            let concurrency = active
+                .config
+                .sink(&entry.sink)
+                .map(|s| s.concurrency)
+                .unwrap_or(1);
+            let permits = limits
+                .entry(entry.sink.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(concurrency)))
+                .clone();
+            let Ok(permit) = permits.try_acquire_owned() else {
+                continue;
+            };
+            in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((entry.id.clone(), entry.sink.clone()));
             let (hub, in_flight, client) = (hub.clone(), in_flight.clone(), client.clone());
             tokio::spawn(async move {
                 let key = (entry.id.clone(), entry.sink.clone());
                 if let Err(e) = deliver_one(&hub, &client, entry).await {
                     tracing::error!(message_id = %key.0, sink = %key.1, error = %format!("{e:#}"), "delivery bookkeeping failed; will retry");
                 }
-                in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&key);
                 drop(permit);
                 hub.delivery_wake.notify_one();
             });
@@ -55,33 +73,60 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
 }
 
 fn backoff(sink: &SinkConfig, attempts: u32) -> Duration {
-    let exp = sink.backoff_ms.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+    let exp = sink
+        .backoff_ms
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
     let capped = exp.min(sink.max_backoff_ms);
     // Full jitter in [50%, 100%] keeps retries of a recovering sink from arriving together.
     let jittered = capped / 2 + rand::thread_rng().gen_range(0..=capped / 2);
     Duration::from_millis(jittered.max(1))
 }
 
-async fn deliver_one(hub: &Hub, client: &reqwest::Client, entry: OutboxEntry) -> anyhow::Result<()> {
+async fn deliver_one(
+    hub: &Hub,
+    client: &reqwest::Client,
+    entry: OutboxEntry,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let active = hub.active();
     let Some(record) = hub.store.get(&entry.id)? else {
         return hub.store.finish_delivery(&entry);
     };
     let outcome: Result<(), (SendError, bool)> = match active.config.sink(&entry.sink) {
-        None => Err((SendError::Permanent(format!("sink {:?} is no longer configured", entry.sink)), true)),
+        None => Err((
+            SendError::Permanent(format!("sink {:?} is no longer configured", entry.sink)),
+            true,
+        )),
         Some(sink) => match active.plugin(sink.connector.get_ref()) {
-            None => Err((SendError::Permanent(format!("connector {:?} is not loaded", sink.connector.get_ref())), true)),
+            None => Err((
+                SendError::Permanent(format!(
+                    "connector {:?} is not loaded",
+                    sink.connector.get_ref()
+                )),
+                true,
+            )),
             Some(connector) => {
                 let classification = record.classification.clone().unwrap_or_default();
                 let decision = record.decision.clone().unwrap_or_default();
-                match connector.encode(&record.message, &classification, &decision).await {
+                match connector
+                    .encode(&record.message, &classification, &decision)
+                    .await
+                {
                     Err(e) => {
                         hub.metrics.plugin_error(connector.name(), e.kind());
                         let transient = e.is_transient();
-                        Err((if transient { SendError::Transient(e.to_string()) } else { SendError::Permanent(e.to_string()) }, false))
+                        Err((
+                            if transient {
+                                SendError::Transient(e.to_string())
+                            } else {
+                                SendError::Permanent(e.to_string())
+                            },
+                            false,
+                        ))
                     }
-                    Ok(outbound) => http_sink::send(client, sink, &entry.id, outbound).await.map_err(|e| (e, false)),
+                    Ok(outbound) => http_sink::send(client, sink, &entry.id, outbound)
+                        .await
+                        .map_err(|e| (e, false)),
                 }
             }
         },
@@ -91,16 +136,33 @@ async fn deliver_one(hub: &Hub, client: &reqwest::Client, entry: OutboxEntry) ->
     let now = crate::sla::now_millis();
     match outcome {
         Ok(()) => {
-            hub.metrics.delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            hub.metrics.ingest_to_delivery.observe(Duration::from_millis((now - record.message.received_at).max(0) as u64));
+            hub.metrics
+                .delivered
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            hub.metrics
+                .ingest_to_delivery
+                .observe(Duration::from_millis(
+                    (now - record.message.received_at).max(0) as u64,
+                ));
             hub.store.update(&entry.id, |r| {
                 if let Some(d) = r.deliveries.get_mut(&entry.sink) {
                     d.state = DeliveryState::Delivered;
                     d.attempts = attempts;
                     d.delivered_at = Some(now);
                 }
-                r.trace.push(trace("deliver", started, None, Ok(vec![format!("delivered to sink {:?} (attempt {attempts})", entry.sink)])));
-                if r.deliveries.values().all(|d| d.state == DeliveryState::Delivered) {
+                r.trace.push(trace(
+                    "deliver",
+                    started,
+                    None,
+                    Ok(vec![format!(
+                        "delivered to sink {:?} (attempt {attempts})",
+                        entry.sink
+                    )]),
+                ));
+                if r.deliveries
+                    .values()
+                    .all(|d| d.state == DeliveryState::Delivered)
+                {
                     r.state = State::Delivered;
                 }
             })?;
@@ -108,28 +170,53 @@ async fn deliver_one(hub: &Hub, client: &reqwest::Client, entry: OutboxEntry) ->
             hub.store.finish_delivery(&entry)
         }
         Err((error, _)) => {
-            let max_attempts = active.config.sink(&entry.sink).map(|s| s.max_attempts).unwrap_or(1);
+            let max_attempts = active
+                .config
+                .sink(&entry.sink)
+                .map(|s| s.max_attempts)
+                .unwrap_or(1);
             let mut errors = entry.errors.clone();
-            errors.push(Attempt { at: now, error: error.to_string() });
+            errors.push(Attempt {
+                at: now,
+                error: error.to_string(),
+            });
             let give_up = matches!(error, SendError::Permanent(_)) || attempts >= max_attempts;
             if give_up {
-                hub.metrics.dead_letters.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                hub.metrics
+                    .dead_letters
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(message_id = %entry.id, sink = %entry.sink, attempts, error = %error, "delivery failed for good; dead-lettered");
                 let reason = format!("{error} (after {attempts} attempt(s))");
-                hub.store.add_dead_letter(&DeadLetter { id: entry.id.clone(), target: format!("sink:{}", entry.sink), reason: reason.clone(), attempts: errors, at: now })?;
+                hub.store.add_dead_letter(&DeadLetter {
+                    id: entry.id.clone(),
+                    target: format!("sink:{}", entry.sink),
+                    reason: reason.clone(),
+                    attempts: errors,
+                    at: now,
+                })?;
                 hub.store.update(&entry.id, |r| {
                     if let Some(d) = r.deliveries.get_mut(&entry.sink) {
                         d.state = DeliveryState::Dead;
                         d.attempts = attempts;
                         d.last_error = Some(reason.clone());
                     }
-                    r.trace.push(trace("deliver", started, None, Err(format!("sink {:?}: {reason}", entry.sink))));
+                    r.trace.push(trace(
+                        "deliver",
+                        started,
+                        None,
+                        Err(format!("sink {:?}: {reason}", entry.sink)),
+                    ));
                     r.state = State::Failed;
                 })?;
                 hub.store.finish_delivery(&entry)
             } else {
-                hub.metrics.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let sink = active.config.sink(&entry.sink).expect("checked above: a missing sink is permanent");
+                hub.metrics
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let sink = active
+                    .config
+                    .sink(&entry.sink)
+                    .expect("checked above: a missing sink is permanent");
                 let delay = backoff(sink, attempts);
                 tracing::info!(message_id = %entry.id, sink = %entry.sink, attempts, retry_in_ms = delay.as_millis() as u64, error = %error, "delivery failed; will retry");
                 hub.store.update(&entry.id, |r| {
@@ -138,7 +225,12 @@ async fn deliver_one(hub: &Hub, client: &reqwest::Client, entry: OutboxEntry) ->
                         d.last_error = Some(error.to_string());
                     }
                 })?;
-                let next = OutboxEntry { attempts, due_at: now + delay.as_millis() as i64, errors, ..entry.clone() };
+                let next = OutboxEntry {
+                    attempts,
+                    due_at: now + delay.as_millis() as i64,
+                    errors,
+                    ..entry.clone()
+                };
                 hub.store.reschedule(&entry, &next)
             }
         }

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 pub struct Histogram {
@@ -25,17 +27,31 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, labels: &str) {
         for (i, bound) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {}", self.counts[i].load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}le=\"{bound}\"}} {}",
+                self.counts[i].load(Ordering::Relaxed)
+            );
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum{{{}}} {}", labels.trim_end_matches(','), self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count{{{}}} {count}", labels.trim_end_matches(','));
+        let _ = writeln!(
+            out,
+            "{name}_sum{{{}}} {}",
+            labels.trim_end_matches(','),
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "{name}_count{{{}}} {count}",
+            labels.trim_end_matches(',')
+        );
     }
 }
 
@@ -78,29 +94,78 @@ impl Metrics {
     pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         };
-        counter(&mut out, "okno_ingested_total", "Messages accepted and journaled.", self.ingested.load(Ordering::Relaxed));
-        counter(&mut out, "okno_duplicates_total", "Ingests answered with an earlier message (same idempotency key).", self.duplicates.load(Ordering::Relaxed));
-        counter(&mut out, "okno_delivered_total", "Deliveries to sinks that succeeded.", self.delivered.load(Ordering::Relaxed));
-        counter(&mut out, "okno_retries_total", "Delivery or step attempts that failed and were retried.", self.retries.load(Ordering::Relaxed));
-        counter(&mut out, "okno_dead_letters_total", "Steps that failed for good.", self.dead_letters.load(Ordering::Relaxed));
+        counter(
+            &mut out,
+            "okno_ingested_total",
+            "Messages accepted and journaled.",
+            self.ingested.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "okno_duplicates_total",
+            "Ingests answered with an earlier message (same idempotency key).",
+            self.duplicates.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "okno_delivered_total",
+            "Deliveries to sinks that succeeded.",
+            self.delivered.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "okno_retries_total",
+            "Delivery or step attempts that failed and were retried.",
+            self.retries.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "okno_dead_letters_total",
+            "Steps that failed for good.",
+            self.dead_letters.load(Ordering::Relaxed),
+        );
         let _ = writeln!(out, "# HELP okno_rejected_total Requests refused, by reason.\n# TYPE okno_rejected_total counter");
-        for (reason, n) in self.rejected.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (reason, n) in self
+            .rejected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(out, "okno_rejected_total{{reason=\"{reason}\"}} {n}");
         }
         let _ = writeln!(out, "# HELP okno_plugin_errors_total Plugin call failures, by plugin and kind.\n# TYPE okno_plugin_errors_total counter");
-        for ((plugin, kind), n) in self.plugin_errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "okno_plugin_errors_total{{plugin=\"{plugin}\",kind=\"{kind}\"}} {n}");
+        for ((plugin, kind), n) in self
+            .plugin_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "okno_plugin_errors_total{{plugin=\"{plugin}\",kind=\"{kind}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# HELP okno_stage_seconds Time spent in each pipeline stage.\n# TYPE okno_stage_seconds histogram");
         for (stage, h) in self.stages.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            h.render(&mut out, "okno_stage_seconds", &format!("stage=\"{stage}\","));
+            h.render(
+                &mut out,
+                "okno_stage_seconds",
+                &format!("stage=\"{stage}\","),
+            );
         }
         let _ = writeln!(out, "# HELP okno_ingest_to_delivery_seconds From acceptance to a sink's 2xx.\n# TYPE okno_ingest_to_delivery_seconds histogram");
-        self.ingest_to_delivery.render(&mut out, "okno_ingest_to_delivery_seconds", "");
+        self.ingest_to_delivery
+            .render(&mut out, "okno_ingest_to_delivery_seconds", "");
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         }
         out
     }

@@ -53,7 +53,12 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
-pub(crate) fn trace(stage: &str, started: Instant, plugin: Option<(&str, &str)>, result: Result<Vec<String>, String>) -> TraceEntry {
+pub(crate) fn trace(
+    stage: &str,
+    started: Instant,
+    plugin: Option<(&str, &str)>,
+    result: Result<Vec<String>, String>,
+) -> TraceEntry {
     let (result, reasons) = match result {
         Ok(reasons) => ("ok".to_string(), reasons),
         Err(error) => ("error".to_string(), vec![error]),
@@ -83,7 +88,10 @@ impl Hub {
         apply_overrides(&mut config, &overrides);
         let data_dir = config.hub.data_dir.clone();
         let store = Store::open(&data_dir)?;
-        let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(data_dir.join("compiled")), ..Default::default() })?;
+        let runtime = Runtime::new(RuntimeOptions {
+            cache_dir: Some(data_dir.join("compiled")),
+            ..Default::default()
+        })?;
         let active = Active::load(config, &runtime, &store)?;
         let queue_capacity = active.config.hub.queue_capacity;
         let workers = active.config.hub.workers.max(1);
@@ -109,7 +117,10 @@ impl Hub {
         // Recovery: whatever was accepted but not routed goes through the pipeline again.
         let pending = hub.store.pending_ids()?;
         if !pending.is_empty() {
-            tracing::info!(count = pending.len(), "resuming messages accepted before the last stop");
+            tracing::info!(
+                count = pending.len(),
+                "resuming messages accepted before the last stop"
+            );
             let hub2 = hub.clone();
             tokio::spawn(async move {
                 for id in pending {
@@ -123,7 +134,10 @@ impl Hub {
     }
 
     pub fn active(&self) -> Arc<Active> {
-        self.active.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Validates the config file and loads its plugins, then swaps it in. Messages in
@@ -132,8 +146,12 @@ impl Hub {
         let mut config = Config::load(&self.config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
         apply_overrides(&mut config, &self.overrides);
         let old = self.active();
-        if config.hub.data_dir != old.config.hub.data_dir || config.hub.listen != old.config.hub.listen {
-            anyhow::bail!("hub.data_dir and hub.listen cannot change on reload; restart the hub for that");
+        if config.hub.data_dir != old.config.hub.data_dir
+            || config.hub.listen != old.config.hub.listen
+        {
+            anyhow::bail!(
+                "hub.data_dir and hub.listen cannot change on reload; restart the hub for that"
+            );
         }
         let active = Active::load(config, &self.runtime, &self.store)?;
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(active);
@@ -147,7 +165,11 @@ impl Hub {
 
     /// Decodes raw bytes from a source, journals the messages durably, and queues them.
     /// Returns once they are on disk: the caller may acknowledge.
-    pub async fn ingest(&self, source: &str, inbound: Inbound) -> Result<Vec<Accepted>, IngestError> {
+    pub async fn ingest(
+        &self,
+        source: &str,
+        inbound: Inbound,
+    ) -> Result<Vec<Accepted>, IngestError> {
         let active = self.active();
         let Some(connector) = active.source_connector(source) else {
             self.metrics.rejected("unknown-source");
@@ -172,18 +194,32 @@ impl Hub {
             "decode",
             started,
             Some((connector.name(), &connector.info.sha256)),
-            Ok(vec![format!("{} message(s) from source {source:?}", messages.len())]),
+            Ok(vec![format!(
+                "{} message(s) from source {source:?}",
+                messages.len()
+            )]),
         );
         let now = crate::sla::now_millis();
-        let accepted = self.store.accept(source, messages, now, &[decode_trace]).map_err(IngestError::Store)?;
-        self.store.durability.wait().await.map_err(IngestError::Store)?;
+        let accepted = self
+            .store
+            .accept(source, messages, now, &[decode_trace])
+            .map_err(IngestError::Store)?;
+        self.store
+            .durability
+            .wait()
+            .await
+            .map_err(IngestError::Store)?;
         self.metrics.stage("ingest", started.elapsed());
         for a in &accepted {
             if a.duplicate {
-                self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.metrics
+                    .duplicates
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 continue;
             }
-            self.metrics.ingested.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.metrics
+                .ingested
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(message_id = %a.id, source, "accepted");
             // Journaled already: if the hub stops before this send, start-up requeues it.
             let _ = self.queue.send(a.id.clone()).await;
@@ -195,7 +231,10 @@ impl Hub {
     pub async fn requeue(&self, id: &str) -> anyhow::Result<()> {
         self.store.mark_pending(id)?;
         self.store.durability.wait().await?;
-        self.queue.send(id.to_string()).await.context("the pipeline has stopped")?;
+        self.queue
+            .send(id.to_string())
+            .await
+            .context("the pipeline has stopped")?;
         Ok(())
     }
 }
@@ -219,7 +258,11 @@ async fn compaction_loop(hub: Arc<Hub>) {
         let cutoff = crate::sla::now_millis() - days * 86_400_000;
         match hub.store.compact(cutoff) {
             Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, retention_days = days, "compacted finished messages"),
+            Ok(n) => tracing::info!(
+                removed = n,
+                retention_days = days,
+                "compacted finished messages"
+            ),
             Err(e) => tracing::error!(error = %e, "compaction failed"),
         }
     }

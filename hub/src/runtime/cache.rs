@@ -8,7 +8,12 @@ use anyhow::Context as _;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-pub fn compile(engine: &Engine, cache_dir: Option<&Path>, bytes: &[u8], sha256: &str) -> anyhow::Result<Component> {
+pub fn compile(
+    engine: &Engine,
+    cache_dir: Option<&Path>,
+    bytes: &[u8],
+    sha256: &str,
+) -> anyhow::Result<Component> {
     let Some(dir) = cache_dir else {
         return Ok(Component::new(engine, bytes)?);
     };
@@ -20,7 +25,9 @@ pub fn compile(engine: &Engine, cache_dir: Option<&Path>, bytes: &[u8], sha256: 
         // same compatibility hash, into the hub's own cache directory.
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "compiled plugin in the cache is unusable; recompiling"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "compiled plugin in the cache is unusable; recompiling")
+            }
         }
     }
     let component = Component::new(engine, bytes)?;

@@ -18,12 +18,32 @@ macro_rules! enum_conversions {
     };
 }
 
-enum_conversions!(model::Channel, wit::Channel, [Epgu, Sog, Edms, Knd, Mail, Phone, Social, Site, Reception, Post, Api]);
-enum_conversions!(model::ClientKind, wit::ClientKind, [Citizen, Business, Internal, Unknown]);
-enum_conversions!(model::SentimentLabel, wit::SentimentLabel, [Negative, Neutral, Positive]);
-enum_conversions!(model::AppealKind, wit::AppealKind, [Proposal, Statement, Complaint, Inquiry, Gratitude, Other]);
+enum_conversions!(
+    model::Channel,
+    wit::Channel,
+    [Epgu, Sog, Edms, Knd, Mail, Phone, Social, Site, Reception, Post, Api]
+);
+enum_conversions!(
+    model::ClientKind,
+    wit::ClientKind,
+    [Citizen, Business, Internal, Unknown]
+);
+enum_conversions!(
+    model::SentimentLabel,
+    wit::SentimentLabel,
+    [Negative, Neutral, Positive]
+);
+enum_conversions!(
+    model::AppealKind,
+    wit::AppealKind,
+    [Proposal, Statement, Complaint, Inquiry, Gratitude, Other]
+);
 enum_conversions!(model::Priority, wit::Priority, [Low, Normal, High, Urgent]);
-enum_conversions!(model::ErrorKind, wit::ErrorKind, [InvalidInput, Unsupported, Config, Upstream, Internal]);
+enum_conversions!(
+    model::ErrorKind,
+    wit::ErrorKind,
+    [InvalidInput, Unsupported, Config, Upstream, Internal]
+);
 
 impl From<model::Message> for wit::Message {
     fn from(m: model::Message) -> Self {
@@ -41,7 +61,10 @@ impl From<model::Message> for wit::Message {
                     .client
                     .contacts
                     .into_iter()
-                    .map(|c| wit::Contact { kind: c.kind, value: c.value })
+                    .map(|c| wit::Contact {
+                        kind: c.kind,
+                        value: c.value,
+                    })
                     .collect(),
                 segments: m.client.segments,
             },
@@ -59,7 +82,10 @@ impl From<model::Message> for wit::Message {
                 })
                 .collect(),
             metadata: m.metadata,
-            thread: wit::Thread { in_reply_to: m.thread.in_reply_to, repeat_of: m.thread.repeat_of },
+            thread: wit::Thread {
+                in_reply_to: m.thread.in_reply_to,
+                repeat_of: m.thread.repeat_of,
+            },
         }
     }
 }
@@ -80,7 +106,10 @@ impl From<wit::Message> for model::Message {
                     .client
                     .contacts
                     .into_iter()
-                    .map(|c| model::Contact { kind: c.kind, value: c.value })
+                    .map(|c| model::Contact {
+                        kind: c.kind,
+                        value: c.value,
+                    })
                     .collect(),
                 segments: m.client.segments,
             },
@@ -98,17 +127,28 @@ impl From<wit::Message> for model::Message {
                 })
                 .collect(),
             metadata: m.metadata,
-            thread: model::Thread { in_reply_to: m.thread.in_reply_to, repeat_of: m.thread.repeat_of },
+            thread: model::Thread {
+                in_reply_to: m.thread.in_reply_to,
+                repeat_of: m.thread.repeat_of,
+            },
         }
     }
 }
 
 fn topic_to_wit(t: model::Topic) -> wit::Topic {
-    wit::Topic { code: t.code, name: t.name, confidence: t.confidence }
+    wit::Topic {
+        code: t.code,
+        name: t.name,
+        confidence: t.confidence,
+    }
 }
 
 fn topic_from_wit(t: wit::Topic) -> model::Topic {
-    model::Topic { code: t.code, name: t.name, confidence: t.confidence }
+    model::Topic {
+        code: t.code,
+        name: t.name,
+        confidence: t.confidence,
+    }
 }
 
 impl From<model::Classification> for wit::Classification {
@@ -120,10 +160,26 @@ impl From<model::Classification> for wit::Classification {
                 low_confidence: t.low_confidence,
                 reasons: t.reasons,
             }),
-            sentiment: c.sentiment.map(|s| wit::Sentiment { label: s.label.into(), score: s.score, reasons: s.reasons }),
-            kind: c.kind.map(|k| wit::KindAssignment { kind: k.kind.into(), repeat: k.repeat, reasons: k.reasons }),
+            sentiment: c.sentiment.map(|s| wit::Sentiment {
+                label: s.label.into(),
+                score: s.score,
+                reasons: s.reasons,
+            }),
+            kind: c.kind.map(|k| wit::KindAssignment {
+                kind: k.kind.into(),
+                repeat: k.repeat,
+                reasons: k.reasons,
+            }),
             tags: c.tags,
-            pii: c.pii.into_iter().map(|p| wit::PiiSpan { kind: p.kind, start: p.start, end: p.end }).collect(),
+            pii: c
+                .pii
+                .into_iter()
+                .map(|p| wit::PiiSpan {
+                    kind: p.kind,
+                    start: p.start,
+                    end: p.end,
+                })
+                .collect(),
         }
     }
 }
@@ -137,10 +193,26 @@ impl From<wit::Classification> for model::Classification {
                 low_confidence: t.low_confidence,
                 reasons: t.reasons,
             }),
-            sentiment: c.sentiment.map(|s| model::Sentiment { label: s.label.into(), score: s.score, reasons: s.reasons }),
-            kind: c.kind.map(|k| model::KindAssignment { kind: k.kind.into(), repeat: k.repeat, reasons: k.reasons }),
+            sentiment: c.sentiment.map(|s| model::Sentiment {
+                label: s.label.into(),
+                score: s.score,
+                reasons: s.reasons,
+            }),
+            kind: c.kind.map(|k| model::KindAssignment {
+                kind: k.kind.into(),
+                repeat: k.repeat,
+                reasons: k.reasons,
+            }),
             tags: c.tags,
-            pii: c.pii.into_iter().map(|p| model::PiiSpan { kind: p.kind, start: p.start, end: p.end }).collect(),
+            pii: c
+                .pii
+                .into_iter()
+                .map(|p| model::PiiSpan {
+                    kind: p.kind,
+                    start: p.start,
+                    end: p.end,
+                })
+                .collect(),
         }
     }
 }
@@ -173,18 +245,29 @@ impl From<wit::Decision> for model::Decision {
 
 impl From<model::Inbound> for wit::Inbound {
     fn from(i: model::Inbound) -> Self {
-        wit::Inbound { bytes: i.bytes, content_type: i.content_type, metadata: i.metadata }
+        wit::Inbound {
+            bytes: i.bytes,
+            content_type: i.content_type,
+            metadata: i.metadata,
+        }
     }
 }
 
 impl From<wit::Outbound> for model::Outbound {
     fn from(o: wit::Outbound) -> Self {
-        model::Outbound { bytes: o.bytes, content_type: o.content_type, headers: o.headers }
+        model::Outbound {
+            bytes: o.bytes,
+            content_type: o.content_type,
+            headers: o.headers,
+        }
     }
 }
 
 impl From<wit::PluginError> for model::PluginError {
     fn from(e: wit::PluginError) -> Self {
-        model::PluginError { kind: e.kind.into(), message: e.message }
+        model::PluginError {
+            kind: e.kind.into(),
+            message: e.message,
+        }
     }
 }

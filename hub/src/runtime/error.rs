@@ -5,12 +5,20 @@ use crate::model::PluginError;
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("plugin {plugin:?} is a {actual} plugin; this step needs a {expected}")]
-    WrongWorld { plugin: String, expected: &'static str, actual: &'static str },
+    WrongWorld {
+        plugin: String,
+        expected: &'static str,
+        actual: &'static str,
+    },
     #[error("plugin {plugin:?} used more than its {limit_ms} ms of CPU and was stopped")]
     CpuDeadline { plugin: String, limit_ms: u64 },
-    #[error("plugin {plugin:?} did not finish within {limit_ms} ms of wall-clock time and was stopped")]
+    #[error(
+        "plugin {plugin:?} did not finish within {limit_ms} ms of wall-clock time and was stopped"
+    )]
     WallTimeout { plugin: String, limit_ms: u64 },
-    #[error("plugin {plugin:?} tried to grow its memory past the {limit_mib} MiB cap and was stopped")]
+    #[error(
+        "plugin {plugin:?} tried to grow its memory past the {limit_mib} MiB cap and was stopped"
+    )]
     MemoryLimit { plugin: String, limit_mib: u64 },
     #[error("plugin {plugin:?} crashed: {detail}")]
     Trap { plugin: String, detail: String },
@@ -59,7 +67,13 @@ impl CallError {
         matches!(
             self,
             CallError::WallTimeout { .. }
-                | CallError::Plugin { error: PluginError { kind: crate::model::ErrorKind::Upstream, .. }, .. }
+                | CallError::Plugin {
+                    error: PluginError {
+                        kind: crate::model::ErrorKind::Upstream,
+                        ..
+                    },
+                    ..
+                }
         )
     }
 }

@@ -2,7 +2,7 @@
 //! context. One `HostState` lives in one store, which lives for one call.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,11 +40,17 @@ pub struct HttpGrant {
 
 impl HttpGrant {
     pub fn none() -> Self {
-        HttpGrant { hosts: Vec::new(), timeout: Duration::from_secs(5), max_response_bytes: 1 << 20 }
+        HttpGrant {
+            hosts: Vec::new(),
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+        }
     }
 
     pub fn allows(&self, url: &reqwest::Url) -> bool {
-        let Some(host) = url.host_str() else { return false };
+        let Some(host) = url.host_str() else {
+            return false;
+        };
         let port = url.port_or_known_default();
         self.hosts.iter().any(|grant| {
             if let Some(domain) = grant.strip_prefix("*.") {
@@ -65,18 +71,31 @@ impl HttpGrant {
 pub struct MemoryCap {
     pub max_bytes: usize,
     pub refused: Arc<AtomicBool>,
+    /// The largest linear memory any call of this plugin grew to, for benchmarks.
+    pub peak: Arc<AtomicUsize>,
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.refused.store(true, Ordering::Relaxed);
             return Ok(false);
         }
+        self.peak.fetch_max(desired, Ordering::Relaxed);
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -94,7 +113,13 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<PluginContext>, http_client: reqwest::Client, max_memory: usize, message_id: String) -> Self {
+    pub fn new(
+        plugin: Arc<PluginContext>,
+        http_client: reqwest::Client,
+        max_memory: usize,
+        peak_memory: Arc<AtomicUsize>,
+        message_id: String,
+    ) -> Self {
         let stdout = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(STDIO_CAPTURE_BYTES);
         // Deny all: no preopened directories, no environment, no arguments, no sockets,
@@ -110,7 +135,11 @@ impl HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap { max_bytes: max_memory, refused: Arc::new(AtomicBool::new(false)) },
+            memory: MemoryCap {
+                max_bytes: max_memory,
+                refused: Arc::new(AtomicBool::new(false)),
+                peak: peak_memory,
+            },
             plugin,
             http_client,
             stdout,
@@ -133,7 +162,10 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -162,7 +194,12 @@ impl config::Host for HostState {
     }
 
     async fn get_all(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
-        Ok(self.plugin.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(self
+            .plugin
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 
@@ -171,7 +208,11 @@ impl kv::Host for HostState {
         Ok(self.plugin.kv.get(&key).map_err(kv::KvError::Store))
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), kv::KvError>> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), kv::KvError>> {
         if value.len() > super::kv::MAX_VALUE_BYTES {
             return Ok(Err(kv::KvError::QuotaExceeded(format!(
                 "value of {} bytes for key {key:?} is over the {} byte limit",
@@ -186,8 +227,16 @@ impl kv::Host for HostState {
         Ok(self.plugin.kv.delete(&key).map_err(kv::KvError::Store))
     }
 
-    async fn list_keys(&mut self, prefix: String, limit: u32) -> wasmtime::Result<Result<Vec<String>, kv::KvError>> {
-        Ok(self.plugin.kv.list_keys(&prefix, limit).map_err(kv::KvError::Store))
+    async fn list_keys(
+        &mut self,
+        prefix: String,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<String>, kv::KvError>> {
+        Ok(self
+            .plugin
+            .kv
+            .list_keys(&prefix, limit)
+            .map_err(kv::KvError::Store))
     }
 }
 
@@ -202,35 +251,58 @@ impl clock::Host for HostState {
 }
 
 fn to_sdk_date(day: types::Date) -> okno_sdk::types::Date {
-    okno_sdk::types::Date { year: day.year, month: day.month, day: day.day }
+    okno_sdk::types::Date {
+        year: day.year,
+        month: day.month,
+        day: day.day,
+    }
 }
 
 impl calendar::Host for HostState {
     async fn is_working_day(&mut self, day: types::Date) -> wasmtime::Result<bool> {
-        Ok(okno_sdk::production_calendar::is_working_day(to_sdk_date(day)))
+        Ok(okno_sdk::production_calendar::is_working_day(to_sdk_date(
+            day,
+        )))
     }
 
-    async fn add_working_days(&mut self, start: types::Date, days: u32) -> wasmtime::Result<types::Date> {
+    async fn add_working_days(
+        &mut self,
+        start: types::Date,
+        days: u32,
+    ) -> wasmtime::Result<types::Date> {
         // A plugin asking for absurd spans would spin the host; a century is plenty.
         let days = days.min(36_500);
         let d = okno_sdk::production_calendar::add_working_days(to_sdk_date(start), days);
-        Ok(types::Date { year: d.year, month: d.month, day: d.day })
+        Ok(types::Date {
+            year: d.year,
+            month: d.month,
+            day: d.day,
+        })
     }
 }
 
 impl http::Host for HostState {
-    async fn send(&mut self, request: http::Request) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
+    async fn send(
+        &mut self,
+        request: http::Request,
+    ) -> wasmtime::Result<Result<http::Response, http::HttpError>> {
         Ok(self.send_checked(request).await)
     }
 }
 
 impl HostState {
-    async fn send_checked(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
+    async fn send_checked(
+        &mut self,
+        request: http::Request,
+    ) -> Result<http::Response, http::HttpError> {
         use http::HttpError;
         let url = reqwest::Url::parse(&request.url)
             .map_err(|e| HttpError::InvalidRequest(format!("bad url {:?}: {e}", request.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(HttpError::InvalidRequest(format!("scheme {:?} is not http or https", url.scheme())));
+            return Err(HttpError::InvalidRequest(format!(
+                "scheme {:?} is not http or https",
+                url.scheme()
+            )));
         }
         let grant = &self.plugin.http;
         if !grant.allows(&url) {
@@ -251,23 +323,40 @@ impl HostState {
             builder = builder.body(body);
         }
         let mut response = builder.send().await.map_err(|e| {
-            if e.is_timeout() { HttpError::Timeout } else { HttpError::Transport(e.to_string()) }
+            if e.is_timeout() {
+                HttpError::Timeout
+            } else {
+                HttpError::Transport(e.to_string())
+            }
         })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| {
-            if e.is_timeout() { HttpError::Timeout } else { HttpError::Transport(e.to_string()) }
+            if e.is_timeout() {
+                HttpError::Timeout
+            } else {
+                HttpError::Transport(e.to_string())
+            }
         })? {
             body.extend_from_slice(&chunk);
             if body.len() as u64 > grant.max_response_bytes {
                 return Err(HttpError::TooLarge(grant.max_response_bytes));
             }
         }
-        Ok(http::Response { status, headers, body })
+        Ok(http::Response {
+            status,
+            headers,
+            body,
+        })
     }
 }

@@ -100,12 +100,25 @@ fn split_version(name: &str) -> (&str, Option<&str>) {
     }
 }
 
-pub fn inspect(engine: &Engine, component: &Component, size: u64, sha256: &str) -> Result<PluginInfo, InspectError> {
+pub fn inspect(
+    engine: &Engine,
+    component: &Component,
+    size: u64,
+    sha256: &str,
+) -> Result<PluginInfo, InspectError> {
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     let exports: Vec<String> = ty
         .exports(engine)
-        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_) | ComponentItem::ComponentInstance(_)))
+        .filter(|(_, item)| {
+            matches!(
+                item.ty,
+                ComponentItem::ComponentFunc(_) | ComponentItem::ComponentInstance(_)
+            )
+        })
         .map(|(name, _)| name.to_string())
         .collect();
 
@@ -124,10 +137,16 @@ pub fn inspect(engine: &Engine, component: &Component, size: u64, sha256: &str) 
     let mut capabilities = Vec::new();
     for import in &imports {
         let (name, version) = split_version(import);
-        if let Some(iface) = name.strip_prefix(CONTRACT_PACKAGE).and_then(|rest| rest.strip_prefix('/')) {
+        if let Some(iface) = name
+            .strip_prefix(CONTRACT_PACKAGE)
+            .and_then(|rest| rest.strip_prefix('/'))
+        {
             let version = version.unwrap_or("unversioned");
             if version != CONTRACT_VERSION {
-                return Err(InspectError::ContractVersion { found: version.to_string(), expected: CONTRACT_VERSION.to_string() });
+                return Err(InspectError::ContractVersion {
+                    found: version.to_string(),
+                    expected: CONTRACT_VERSION.to_string(),
+                });
             }
             contract_version = Some(version.to_string());
             if let Some((_, cap)) = CAPABILITIES.iter().find(|(i, _)| *i == iface) {
@@ -135,12 +154,23 @@ pub fn inspect(engine: &Engine, component: &Component, size: u64, sha256: &str) 
             }
             continue;
         }
-        let allowed_wasi = ALLOWED_WASI.contains(&name) && version.is_some_and(|v| v.starts_with("0.2."));
+        let allowed_wasi =
+            ALLOWED_WASI.contains(&name) && version.is_some_and(|v| v.starts_with("0.2."));
         if !allowed_wasi {
-            return Err(InspectError::ForbiddenImport { import: import.clone() });
+            return Err(InspectError::ForbiddenImport {
+                import: import.clone(),
+            });
         }
     }
     let contract_version = contract_version.ok_or(InspectError::NoContract)?;
     capabilities.sort();
-    Ok(PluginInfo { world, contract_version, exports, imports, capabilities, size, sha256: sha256.to_string() })
+    Ok(PluginInfo {
+        world,
+        contract_version,
+        exports,
+        imports,
+        capabilities,
+        size,
+        sha256: sha256.to_string(),
+    })
 }

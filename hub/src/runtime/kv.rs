@@ -6,6 +6,10 @@ use std::sync::Mutex;
 /// Larger values are refused with `quota-exceeded`: kv is for state, not for files.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 
+/// Where the hub puts labelled examples (officials' corrections, imported history) in a
+/// classifier's kv, as JSON `{"code": "...", "text": "..."}`.
+pub const CORRECTIONS_PREFIX: &str = "okno.corrections/";
+
 /// One plugin's key space. Errors are messages for the plugin.
 pub trait PluginKv: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
@@ -21,7 +25,9 @@ pub struct MemoryKv(Mutex<BTreeMap<String, Vec<u8>>>);
 impl MemoryKv {
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
         // A poisoned lock only means another call panicked mid-update of a plain map.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -7,14 +7,23 @@ pub fn classification(message: &Message, c: &Classification) -> Result<(), Strin
     if let Some(topic) = &c.topic {
         for t in std::iter::once(&topic.best).chain(&topic.alternatives) {
             if classifier_table::lookup(&t.code).is_none() {
-                return Err(format!("topic code {:?} is not in the official classifier", t.code));
+                return Err(format!(
+                    "topic code {:?} is not in the official classifier",
+                    t.code
+                ));
             }
             if !(0.0..=1.0).contains(&t.confidence) {
-                return Err(format!("confidence {} of topic {} is outside [0, 1]", t.confidence, t.code));
+                return Err(format!(
+                    "confidence {} of topic {} is outside [0, 1]",
+                    t.confidence, t.code
+                ));
             }
         }
         if topic.alternatives.len() > 5 {
-            return Err(format!("{} topic alternatives; at most 5 are allowed", topic.alternatives.len()));
+            return Err(format!(
+                "{} topic alternatives; at most 5 are allowed",
+                topic.alternatives.len()
+            ));
         }
     }
     if let Some(s) = &c.sentiment {
@@ -24,7 +33,11 @@ pub fn classification(message: &Message, c: &Classification) -> Result<(), Strin
     }
     for span in &c.pii {
         let (start, end) = (span.start as usize, span.end as usize);
-        if start >= end || end > message.body.len() || !message.body.is_char_boundary(start) || !message.body.is_char_boundary(end) {
+        if start >= end
+            || end > message.body.len()
+            || !message.body.is_char_boundary(start)
+            || !message.body.is_char_boundary(end)
+        {
             return Err(format!(
                 "personal-data span {}..{} ({}) is not a range of whole characters within the {}-byte body",
                 span.start, span.end, span.kind, message.body.len()
@@ -35,7 +48,10 @@ pub fn classification(message: &Message, c: &Classification) -> Result<(), Strin
 }
 
 pub fn decision(message: &Message, d: &Decision) -> Result<(), String> {
-    for (what, deadline) in [("registration", d.registration_deadline), ("answer", d.answer_deadline)] {
+    for (what, deadline) in [
+        ("registration", d.registration_deadline),
+        ("answer", d.answer_deadline),
+    ] {
         if let Some(at) = deadline {
             if at < message.received_at {
                 return Err(format!(
@@ -51,7 +67,10 @@ pub fn decision(message: &Message, d: &Decision) -> Result<(), String> {
 
 pub fn decoded(messages: &[Message]) -> Result<(), String> {
     for (i, m) in messages.iter().enumerate() {
-        if m.body.trim().is_empty() && m.attachments.is_empty() && m.subject.as_deref().unwrap_or("").trim().is_empty() {
+        if m.body.trim().is_empty()
+            && m.attachments.is_empty()
+            && m.subject.as_deref().unwrap_or("").trim().is_empty()
+        {
             return Err(format!("message {i} has no subject, body or attachments"));
         }
     }

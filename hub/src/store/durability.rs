@@ -14,7 +14,12 @@ pub struct Durability {
 
 impl Durability {
     pub fn new(db: sled::Db) -> Durability {
-        Durability { db, requested: AtomicU64::new(0), wake: Notify::new(), flushed: watch::channel(0).0 }
+        Durability {
+            db,
+            requested: AtomicU64::new(0),
+            wake: Notify::new(),
+            flushed: watch::channel(0).0,
+        }
     }
 
     /// Returns once everything written before this call is on disk.

@@ -60,13 +60,22 @@ fn key2(a: &str, b: &str) -> Vec<u8> {
 
 impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data dir {}", dir.display()))?;
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(64 << 20)
             .open()
-            .with_context(|| format!("opening the store in {} (is another hub using it?)", dir.display()))?;
-        let open = |name: &str| db.open_tree(name).with_context(|| format!("opening tree {name}"));
+            .with_context(|| {
+                format!(
+                    "opening the store in {} (is another hub using it?)",
+                    dir.display()
+                )
+            })?;
+        let open = |name: &str| {
+            db.open_tree(name)
+                .with_context(|| format!("opening tree {name}"))
+        };
         Ok(Store {
             messages: open("messages")?,
             idempotency: open("idempotency")?,
@@ -81,23 +90,43 @@ impl Store {
     /// A new id: time-ordered (ms since epoch) and unique across restarts (sled's
     /// persistent counter).
     pub fn new_id(&self, now: i64) -> anyhow::Result<String> {
-        Ok(format!("{:012x}{:08x}", now, self.db.generate_id()? & 0xffff_ffff))
+        Ok(format!(
+            "{:012x}{:08x}",
+            now,
+            self.db.generate_id()? & 0xffff_ffff
+        ))
     }
 
     /// Journals decoded messages, each under a new id unless its idempotency key was seen.
     /// Durable only after `durability.wait()`.
-    pub fn accept(&self, source: &str, messages: Vec<Message>, now: i64, trace: &[TraceEntry]) -> anyhow::Result<Vec<Accepted>> {
+    pub fn accept(
+        &self,
+        source: &str,
+        messages: Vec<Message>,
+        now: i64,
+        trace: &[TraceEntry],
+    ) -> anyhow::Result<Vec<Accepted>> {
         let mut out = Vec::with_capacity(messages.len());
         for mut message in messages {
             if let Some(key) = message.idempotency_key.clone() {
                 let index_key = key2(source, &key);
                 let id = self.new_id(now)?;
                 // compare_and_swap makes two concurrent ingests of one key agree on one id.
-                match self.idempotency.compare_and_swap(&index_key, None as Option<&[u8]>, Some(id.as_bytes()))? {
+                match self.idempotency.compare_and_swap(
+                    &index_key,
+                    None as Option<&[u8]>,
+                    Some(id.as_bytes()),
+                )? {
                     Ok(()) => {}
                     Err(current) => {
-                        let first = current.current.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default();
-                        out.push(Accepted { id: first, duplicate: true });
+                        let first = current
+                            .current
+                            .map(|v| String::from_utf8_lossy(&v).into_owned())
+                            .unwrap_or_default();
+                        out.push(Accepted {
+                            id: first,
+                            duplicate: true,
+                        });
                         continue;
                     }
                 }
@@ -112,35 +141,56 @@ impl Store {
             record.trace.extend_from_slice(trace);
             self.messages.insert(id.as_bytes(), json(&record)?)?;
             self.pending.insert(id.as_bytes(), &[])?;
-            out.push(Accepted { id, duplicate: false });
+            out.push(Accepted {
+                id,
+                duplicate: false,
+            });
         }
         Ok(out)
     }
 
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Record>> {
-        self.messages.get(id.as_bytes())?.map(|v| from_json(&v, "message record")).transpose()
+        self.messages
+            .get(id.as_bytes())?
+            .map(|v| from_json(&v, "message record"))
+            .transpose()
     }
 
     pub fn put(&self, record: &Record) -> anyhow::Result<()> {
-        self.messages.insert(record.message.id.as_bytes(), json(record)?)?;
+        self.messages
+            .insert(record.message.id.as_bytes(), json(record)?)?;
         Ok(())
     }
 
     /// Applies `change` to a record atomically with respect to other updates of it.
-    pub fn update(&self, id: &str, mut change: impl FnMut(&mut Record)) -> anyhow::Result<Option<Record>> {
+    pub fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut Record),
+    ) -> anyhow::Result<Option<Record>> {
         loop {
-            let Some(current) = self.messages.get(id.as_bytes())? else { return Ok(None) };
+            let Some(current) = self.messages.get(id.as_bytes())? else {
+                return Ok(None);
+            };
             let mut record: Record = from_json(&current, "message record")?;
             change(&mut record);
             let new = json(&record)?;
-            if self.messages.compare_and_swap(id.as_bytes(), Some(&current), Some(new))?.is_ok() {
+            if self
+                .messages
+                .compare_and_swap(id.as_bytes(), Some(&current), Some(new))?
+                .is_ok()
+            {
                 return Ok(Some(record));
             }
         }
     }
 
     pub fn pending_ids(&self) -> anyhow::Result<Vec<String>> {
-        self.pending.iter().keys().map(|k| Ok(String::from_utf8_lossy(&k?).into_owned())).collect()
+        self.pending
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
     }
 
     pub fn mark_pending(&self, id: &str) -> anyhow::Result<()> {
@@ -164,13 +214,21 @@ impl Store {
     }
 
     pub fn schedule(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
-        self.outbox.insert(Self::outbox_key(entry.due_at, &entry.id, &entry.sink), json(entry)?)?;
+        self.outbox.insert(
+            Self::outbox_key(entry.due_at, &entry.id, &entry.sink),
+            json(entry)?,
+        )?;
         Ok(())
     }
 
     /// Outbox entries due by `now`, oldest first. They stay in the outbox until
     /// `finish_delivery` or `schedule` replaces them, so a crash mid-delivery delivers again.
-    pub fn due(&self, now: i64, limit: usize, in_flight: &std::collections::HashSet<(String, String)>) -> anyhow::Result<Vec<OutboxEntry>> {
+    pub fn due(
+        &self,
+        now: i64,
+        limit: usize,
+        in_flight: &std::collections::HashSet<(String, String)>,
+    ) -> anyhow::Result<Vec<OutboxEntry>> {
         let mut out = Vec::new();
         for item in self.outbox.iter() {
             let (key, value) = item?;
@@ -188,7 +246,8 @@ impl Store {
 
     /// Removes a delivery from the outbox (done, or dead-lettered).
     pub fn finish_delivery(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
-        self.outbox.remove(Self::outbox_key(entry.due_at, &entry.id, &entry.sink))?;
+        self.outbox
+            .remove(Self::outbox_key(entry.due_at, &entry.id, &entry.sink))?;
         Ok(())
     }
 
@@ -203,12 +262,18 @@ impl Store {
     }
 
     pub fn add_dead_letter(&self, dead: &DeadLetter) -> anyhow::Result<()> {
-        self.dead.insert(key2(&dead.id, &dead.target), json(dead)?)?;
+        self.dead
+            .insert(key2(&dead.id, &dead.target), json(dead)?)?;
         Ok(())
     }
 
     pub fn dead_letters(&self, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
-        self.dead.iter().values().take(limit).map(|v| from_json(&v?, "dead letter")).collect()
+        self.dead
+            .iter()
+            .values()
+            .take(limit)
+            .map(|v| from_json(&v?, "dead letter"))
+            .collect()
     }
 
     pub fn dead_letter_count(&self) -> usize {
@@ -229,9 +294,15 @@ impl Store {
     }
 
     /// Records in id (= arrival) order, starting after `cursor`.
-    pub fn scan_messages(&self, after: Option<&str>) -> impl Iterator<Item = anyhow::Result<Record>> + '_ {
+    pub fn scan_messages(
+        &self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = anyhow::Result<Record>> + '_ {
         let iter = match after {
-            Some(cursor) => self.messages.range::<&[u8], _>((std::ops::Bound::Excluded(cursor.as_bytes()), std::ops::Bound::Unbounded)),
+            Some(cursor) => self.messages.range::<&[u8], _>((
+                std::ops::Bound::Excluded(cursor.as_bytes()),
+                std::ops::Bound::Unbounded,
+            )),
             None => self.messages.iter(),
         };
         iter.values().map(|v| from_json(&v?, "message record"))
@@ -258,7 +329,9 @@ impl Store {
             if record.message.received_at >= cutoff {
                 break; // ids are in arrival order
             }
-            if !record.state.is_finished() || self.pending.contains_key(record.message.id.as_bytes())? {
+            if !record.state.is_finished()
+                || self.pending.contains_key(record.message.id.as_bytes())?
+            {
                 continue;
             }
             if let Some(key) = &record.message.idempotency_key {
@@ -275,11 +348,17 @@ struct SledKv(sled::Tree);
 
 impl PluginKv for SledKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.0.get(key).map(|v| v.map(|v| v.to_vec())).map_err(|e| e.to_string())
+        self.0
+            .get(key)
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(|e| e.to_string())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.insert(key, value).map(|_| ()).map_err(|e| e.to_string())
+        self.0
+            .insert(key, value)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn delete(&self, key: &str) -> Result<(), String> {
@@ -291,7 +370,10 @@ impl PluginKv for SledKv {
             .scan_prefix(prefix)
             .keys()
             .take(limit as usize)
-            .map(|k| k.map(|k| String::from_utf8_lossy(&k).into_owned()).map_err(|e| e.to_string()))
+            .map(|k| {
+                k.map(|k| String::from_utf8_lossy(&k).into_owned())
+                    .map_err(|e| e.to_string())
+            })
             .collect()
     }
 }

@@ -16,7 +16,12 @@ pub enum SendError {
     Permanent(String),
 }
 
-pub async fn send(client: &reqwest::Client, sink: &SinkConfig, message_id: &str, outbound: Outbound) -> Result<(), SendError> {
+pub async fn send(
+    client: &reqwest::Client,
+    sink: &SinkConfig,
+    message_id: &str,
+    outbound: Outbound,
+) -> Result<(), SendError> {
     let mut request = client
         .post(sink.url.get_ref())
         .timeout(Duration::from_millis(sink.timeout_ms))
@@ -26,13 +31,27 @@ pub async fn send(client: &reqwest::Client, sink: &SinkConfig, message_id: &str,
         request = request.header(name, value);
     }
     let response = request.body(outbound.bytes).send().await.map_err(|e| {
-        SendError::Transient(format!("sending to {}: {}", sink.url.get_ref(), if e.is_timeout() { "timed out".to_string() } else { e.to_string() }))
+        SendError::Transient(format!(
+            "sending to {}: {}",
+            sink.url.get_ref(),
+            if e.is_timeout() {
+                "timed out".to_string()
+            } else {
+                e.to_string()
+            }
+        ))
     })?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
     }
-    let body: String = response.text().await.unwrap_or_default().chars().take(300).collect();
+    let body: String = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
     let text = format!("{} answered {status}: {body}", sink.url.get_ref());
     if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
         Err(SendError::Transient(text))

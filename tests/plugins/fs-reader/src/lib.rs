@@ -5,8 +5,12 @@ use okno_sdk::prelude::*;
 struct FsReader;
 
 impl Classifier for FsReader {
-    fn classify(_message: Message, mut current: Classification) -> Result<Classification, PluginError> {
-        let text = std::fs::read_to_string("/etc/passwd").map_err(|e| PluginError::internal(e.to_string()))?;
+    fn classify(
+        _message: Message,
+        mut current: Classification,
+    ) -> Result<Classification, PluginError> {
+        let text = std::fs::read_to_string("/etc/passwd")
+            .map_err(|e| PluginError::internal(e.to_string()))?;
         current.tags.push(format!("read-{}", text.len()));
         Ok(current)
     }

@@ -9,7 +9,10 @@ use okno_sdk::prelude::*;
 struct Hostile;
 
 impl Classifier for Hostile {
-    fn classify(message: Message, mut current: Classification) -> Result<Classification, PluginError> {
+    fn classify(
+        message: Message,
+        mut current: Classification,
+    ) -> Result<Classification, PluginError> {
         let mut mode = okno_sdk::config::get("mode").unwrap_or_default();
         if mode == "by-body" {
             mode = if message.body.contains("[panic]") {
@@ -29,12 +32,20 @@ impl Classifier for Hostile {
             }
             "alloc" => {
                 let big: Vec<u8> = vec![1; 1 << 30];
-                current.tags.push(format!("allocated-{}", std::hint::black_box(big).len()));
+                current
+                    .tags
+                    .push(format!("allocated-{}", std::hint::black_box(big).len()));
             }
             "panic" => panic!("hostile plugin panicked on purpose"),
             "http" => {
-                let url = okno_sdk::config::get("url").unwrap_or_else(|| "http://example.org/".into());
-                let request = okno_sdk::http::Request { method: "GET".into(), url, headers: vec![], body: None };
+                let url =
+                    okno_sdk::config::get("url").unwrap_or_else(|| "http://example.org/".into());
+                let request = okno_sdk::http::Request {
+                    method: "GET".into(),
+                    url,
+                    headers: vec![],
+                    body: None,
+                };
                 match okno_sdk::http::send(&request) {
                     Ok(response) => current.tags.push(format!("http-{}", response.status)),
                     Err(e) => return Err(PluginError::upstream(format!("http refused: {e:?}"))),
@@ -42,7 +53,11 @@ impl Classifier for Hostile {
             }
             "bad-code" => {
                 current.topic = Some(TopicAssignment {
-                    best: Topic { code: "9999.9999.9999.9999".into(), name: "nothing".into(), confidence: 0.9 },
+                    best: Topic {
+                        code: "9999.9999.9999.9999".into(),
+                        name: "nothing".into(),
+                        confidence: 0.9,
+                    },
                     alternatives: vec![],
                     low_confidence: false,
                     reasons: vec![],

@@ -1,0 +1,245 @@
+//! The hub end to end on loopback, as a separate process: e-mail ingest over HTTP → mail
+//! decode → keywords → priority → route → a local HTTP sink.
+//!
+//! `cargo bench -p okno-tests --bench pipeline` prints (a) sustained throughput with the
+//! durable journal, (b) ingest-to-delivery latency percentiles at a steady 1,000 messages/s,
+//! (c) the hub process's peak RSS. Figures in README.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::Router;
+use okno_tests::{free_port, mail, plugin, sha256_of};
+
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+async fn start_sink(port: u16) -> Arrivals {
+    let arrivals: Arrivals = Arc::default();
+    let app = Router::new()
+        .route(
+            "/{*path}",
+            post(|State(a): State<Arrivals>, headers: HeaderMap| async move {
+                if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+                    a.lock()
+                        .unwrap()
+                        .entry(key.to_string())
+                        .or_insert_with(Instant::now);
+                }
+                "ok"
+            }),
+        )
+        .with_state(arrivals.clone());
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    arrivals
+}
+
+fn config(dir: &std::path::Path, listen: &str, sink_port: u16) -> std::path::PathBuf {
+    let mut text = format!(
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nqueue_capacity = 50000\nworkers = 2\n\n",
+        dir.join("data").display()
+    );
+    for (name, kind, settings) in [
+        ("mail", "connector", ""),
+        ("http-json", "connector", ""),
+        ("keywords", "classifier", "[plugins.settings]\nrules.heating.words = \"отопление, батарея, холодно\"\nrules.heating.tags = \"heating\"\nrules.roads.words = \"дорога, яма\"\nrules.roads.tags = \"roads\"\n"),
+        ("priority", "policy", ""),
+    ] {
+        let path = plugin(name);
+        text.push_str(&format!("[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n", path.display(), sha256_of(&path)));
+    }
+    text.push_str("[[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"mail\"\n\n[pipeline]\nclassifiers = [\"keywords\"]\npolicy = \"priority\"\n\n");
+    text.push_str(&format!("[[sinks]]\nname = \"sink\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{sink_port}/in\"\nconnector = \"http-json\"\nconcurrency = 64\n\n[[routes]]\nname = \"all\"\nsinks = [\"sink\"]\n"));
+    let path = dir.join("okno.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn body(i: usize) -> Vec<u8> {
+    mail(
+        &format!("bench-{i}-{}@example.ru", std::process::id()),
+        "Нет отопления",
+        "Здравствуйте! В нашем доме по улице Ленина уже третий день нет отопления, батареи холодные. Прошу принять меры.",
+    )
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn wait_delivered(arrivals: &Arrivals, ids: &[String], limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        let done = {
+            let a = arrivals.lock().unwrap();
+            ids.iter().all(|id| a.contains_key(id))
+        };
+        if done {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let messages: usize = std::env::var("OKNO_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let dir = tempfile::tempdir().unwrap();
+    let sink_port = free_port();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let arrivals = start_sink(sink_port).await;
+    let config = config(dir.path(), &listen, sink_port);
+    let hub = HubProcess(
+        std::process::Command::new(env!("CARGO_BIN_EXE_okno-under-test"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("starting the hub"),
+    );
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the hub did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let url = format!("http://{listen}/v1/sources/mail/messages");
+    let post = |i: usize| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            loop {
+                let r = client
+                    .post(&url)
+                    .body(body(i))
+                    .send()
+                    .await
+                    .expect("the hub answers");
+                if r.status().as_u16() == 503 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                assert_eq!(r.status().as_u16(), 202);
+                let v: serde_json::Value = r.json().await.unwrap();
+                return v["ids"][0].as_str().unwrap().to_string();
+            }
+        }
+    };
+
+    // Warm-up: compiles nothing (the cache) but fills connection pools and sled's caches.
+    let warm: Vec<String> = futures_join(200, 32, &post)
+        .await
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert!(wait_delivered(&arrivals, &warm, Duration::from_secs(60)).await);
+
+    // (a) Throughput: as fast as 64 concurrent clients can send; until all are delivered.
+    let t0 = Instant::now();
+    let sent = futures_join(messages, 64, &|i| post(1_000_000 + i)).await;
+    let ingest_secs = t0.elapsed().as_secs_f64();
+    let ids: Vec<String> = sent.into_iter().map(|(_, id)| id).collect();
+    assert!(
+        wait_delivered(&arrivals, &ids, Duration::from_secs(600)).await,
+        "not all delivered"
+    );
+    let total_secs = t0.elapsed().as_secs_f64();
+    println!("(a) throughput: {messages} messages ingested in {ingest_secs:.2} s ({:.0}/s accepted), all delivered after {total_secs:.2} s ({:.0}/s end to end)", messages as f64 / ingest_secs, messages as f64 / total_secs);
+
+    // (b) Latency at a steady 1,000 messages/s for 10 s, open loop.
+    let rate = 1000usize;
+    let count = rate * 10;
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate as u64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        tick.tick().await;
+        let post = post(2_000_000 + i);
+        tasks.push(tokio::spawn(async move {
+            let sent_at = Instant::now();
+            (sent_at, post.await)
+        }));
+    }
+    let mut sent = Vec::with_capacity(count);
+    for t in tasks {
+        sent.push(t.await.unwrap());
+    }
+    let ids: Vec<String> = sent.iter().map(|(_, id)| id.clone()).collect();
+    assert!(
+        wait_delivered(&arrivals, &ids, Duration::from_secs(300)).await,
+        "not all delivered"
+    );
+    let mut latencies: Vec<Duration> = {
+        let a = arrivals.lock().unwrap();
+        sent.iter()
+            .map(|(at, id)| a[id].saturating_duration_since(*at))
+            .collect()
+    };
+    latencies.sort();
+    let p = |q: f64| {
+        latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
+    println!("(b) ingest-to-delivery at {rate}/s over {count} messages: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", p(0.5), p(0.99), p(1.0));
+
+    // (c) Peak RSS of the hub process.
+    println!("(c) hub peak RSS: {} MiB", peak_rss_kib(hub.0.id()) / 1024);
+}
+
+/// The hub process, killed when the benchmark ends, however it ends.
+struct HubProcess(std::process::Child);
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `n` posts with at most `concurrency` in flight; returns (index, id).
+async fn futures_join<F, Fut>(n: usize, concurrency: usize, post: &F) -> Vec<(usize, String)>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = String> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        let fut = post(i);
+        tasks.push(tokio::spawn(async move {
+            let id = fut.await;
+            drop(permit);
+            (i, id)
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}

@@ -1,0 +1,366 @@
+//! Plugin call cost: instantiate + call in the sandbox, against the same logic natively.
+//!
+//! `cargo bench -p okno-tests --bench plugins` prints a table (figures in README).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use okno_hub::model::{Classification, Inbound, Message};
+use okno_hub::runtime::kv::MemoryKv;
+use okno_hub::runtime::{HttpGrant, Limits, Plugin, PluginContext, Runtime, RuntimeOptions};
+use okno_sdk::testing::MockHost;
+use okno_sdk::{Classifier, Connector};
+use okno_tests::{plugin, sample, workspace};
+
+struct Stats {
+    mean: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let n = samples.len().max(1);
+    Stats {
+        mean: samples.iter().sum::<Duration>() / n as u32,
+        p50: samples[n / 2],
+        p99: samples[(n * 99 / 100).min(n - 1)],
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
+}
+
+fn load(rt: &Runtime, name: &str, settings: &[(&str, &str)]) -> Plugin {
+    let context = PluginContext {
+        name: name.into(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        http: HttpGrant::none(),
+        kv: Arc::new(MemoryKv::default()),
+        fixed_now: Some(1_790_000_000_000),
+        utc_offset_minutes: 180,
+    };
+    rt.load(
+        &plugin(name),
+        None,
+        None,
+        context,
+        Limits {
+            cpu: Duration::from_secs(1),
+            ..Limits::default()
+        },
+    )
+    .expect("plugin loads")
+}
+
+fn appeals() -> Vec<String> {
+    let text = std::fs::read_to_string(workspace().join("tests/data/appeals_train.jsonl"))
+        .expect("tests/data/appeals_train.jsonl");
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(String::from))
+        .collect()
+}
+
+fn hub_message(body: &str) -> Message {
+    let mut m: Message =
+        serde_json::from_value(serde_json::json!({"channel": "mail", "body": body})).unwrap();
+    m.id = "bench".into();
+    m.received_at = 1_790_000_000_000;
+    m
+}
+
+fn sdk_message(body: &str) -> okno_sdk::types::Message {
+    let mut m = okno_sdk::types::Message::new(okno_sdk::types::Channel::Mail, body);
+    m.id = "bench".into();
+    m.received_at = 1_790_000_000_000;
+    m
+}
+
+/// Runs each input `rounds` times through WASM and natively; prints one table row.
+fn compare_classifier<N>(
+    rt: &tokio::runtime::Runtime,
+    label: &str,
+    wasm: &Plugin,
+    host: &MockHost,
+    inputs: &[String],
+    rounds: usize,
+    native: N,
+) where
+    N: Fn(okno_sdk::types::Message) -> okno_sdk::types::Classification,
+{
+    let hub_inputs: Vec<Message> = inputs.iter().map(|t| hub_message(t)).collect();
+    let sdk_inputs: Vec<okno_sdk::types::Message> = inputs.iter().map(|t| sdk_message(t)).collect();
+    let mut wasm_times = Vec::new();
+    rt.block_on(async {
+        for m in hub_inputs.iter().take(3) {
+            wasm.classify(m, &Classification::default())
+                .await
+                .expect("warm-up");
+        }
+        for _ in 0..rounds {
+            for m in &hub_inputs {
+                let t = Instant::now();
+                wasm.classify(m, &Classification::default())
+                    .await
+                    .expect("classify");
+                wasm_times.push(t.elapsed());
+            }
+        }
+    });
+    let mut native_times = Vec::new();
+    host.run(|| {
+        for _ in 0..rounds {
+            for m in &sdk_inputs {
+                let m = m.clone();
+                let t = Instant::now();
+                std::hint::black_box(native(m));
+                native_times.push(t.elapsed());
+            }
+        }
+    });
+    let (w, n) = (stats(wasm_times), stats(native_times));
+    println!(
+        "| {label} | {} | {} | {} | {} | {:.2}× | {} | {} |",
+        us(w.mean),
+        us(w.p99),
+        us(n.mean),
+        us(n.p99),
+        w.mean.as_secs_f64() / n.mean.as_secs_f64().max(1e-9),
+        us(w.mean.saturating_sub(n.mean)),
+        wasm.peak_memory_bytes() / 1024,
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let runtime = Runtime::new(RuntimeOptions::default()).expect("engine");
+    let appeals = appeals();
+    let mut ten_kb = String::new();
+    for a in appeals.iter().cycle() {
+        if ten_kb.len() >= 10 * 1024 {
+            break;
+        }
+        ten_kb.push_str(a);
+        ten_kb.push('\n');
+    }
+    let ten_kb = vec![ten_kb];
+
+    println!("plugin sizes (bytes):");
+    for name in [
+        "mail",
+        "keywords",
+        "topics",
+        "sentiment",
+        "kind",
+        "pii",
+        "priority",
+        "http-json",
+    ] {
+        println!(
+            "  {name}: {}",
+            std::fs::metadata(plugin(name))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        );
+    }
+    println!();
+    println!("| call | WASM mean µs | WASM p99 µs | native mean µs | native p99 µs | WASM/native | overhead µs | peak memory KiB |");
+    println!("|---|---|---|---|---|---|---|---|");
+
+    // A plugin that does nothing: the cost of the sandbox itself.
+    let empty = load(&runtime, "hostile", &[("mode", "ok")]);
+    compare_classifier(
+        &rt,
+        "empty classifier (sandbox cost)",
+        &empty,
+        &MockHost::new(),
+        &["x".to_string()],
+        2000,
+        |_| okno_sdk::types::Classification::default(),
+    );
+
+    let rules: &[(&str, &str)] = &[
+        (
+            "rules.heating.words",
+            "отопление, батарея, теплоснабжение, холодно, горячая вода",
+        ),
+        ("rules.heating.tags", "housing, heating"),
+        ("rules.roads.words", "дорога, яма, асфальт, тротуар"),
+        ("rules.roads.tags", "roads"),
+        ("rules.pension.words", "пенсия, пенсионер, инвалид"),
+        ("rules.pension.tags", "social-support"),
+    ];
+    let keywords = load(&runtime, "keywords", rules);
+    let mut host = MockHost::new();
+    for (k, v) in rules {
+        host = host.setting(k, v);
+    }
+    compare_classifier(
+        &rt,
+        "keywords, 43 appeals",
+        &keywords,
+        &host,
+        &appeals,
+        20,
+        |m| {
+            okno_plugin_keywords::Keywords::classify(m, okno_sdk::types::Classification::default())
+                .expect("native keywords")
+        },
+    );
+
+    let topics = load(&runtime, "topics", &[]);
+    compare_classifier(
+        &rt,
+        "topics, 43 appeals",
+        &topics,
+        &MockHost::new(),
+        &appeals,
+        5,
+        |m| {
+            okno_plugin_topics::Topics::classify(m, okno_sdk::types::Classification::default())
+                .expect("native topics")
+        },
+    );
+    compare_classifier(
+        &rt,
+        "topics, 10 KB appeal",
+        &topics,
+        &MockHost::new(),
+        &ten_kb,
+        50,
+        |m| {
+            okno_plugin_topics::Topics::classify(m, okno_sdk::types::Classification::default())
+                .expect("native topics")
+        },
+    );
+    let sentiment = load(&runtime, "sentiment", &[]);
+    compare_classifier(
+        &rt,
+        "sentiment, 43 appeals",
+        &sentiment,
+        &MockHost::new(),
+        &appeals,
+        20,
+        |m| {
+            okno_plugin_sentiment::SentimentClassifier::classify(
+                m,
+                okno_sdk::types::Classification::default(),
+            )
+            .expect("native sentiment")
+        },
+    );
+    compare_classifier(
+        &rt,
+        "sentiment, 10 KB appeal",
+        &sentiment,
+        &MockHost::new(),
+        &ten_kb,
+        50,
+        |m| {
+            okno_plugin_sentiment::SentimentClassifier::classify(
+                m,
+                okno_sdk::types::Classification::default(),
+            )
+            .expect("native sentiment")
+        },
+    );
+    let kind = load(&runtime, "kind", &[]);
+    compare_classifier(
+        &rt,
+        "kind, 43 appeals",
+        &kind,
+        &MockHost::new(),
+        &appeals,
+        20,
+        |m| {
+            okno_plugin_kind::Kind::classify(m, okno_sdk::types::Classification::default())
+                .expect("native kind")
+        },
+    );
+    compare_classifier(
+        &rt,
+        "kind, 10 KB appeal",
+        &kind,
+        &MockHost::new(),
+        &ten_kb,
+        50,
+        |m| {
+            okno_plugin_kind::Kind::classify(m, okno_sdk::types::Classification::default())
+                .expect("native kind")
+        },
+    );
+    let pii = load(&runtime, "pii", &[]);
+    compare_classifier(
+        &rt,
+        "pii, 43 appeals",
+        &pii,
+        &MockHost::new(),
+        &appeals,
+        20,
+        |m| {
+            okno_plugin_pii::Pii::classify(m, okno_sdk::types::Classification::default())
+                .expect("native pii")
+        },
+    );
+    compare_classifier(
+        &rt,
+        "pii, 10 KB appeal",
+        &pii,
+        &MockHost::new(),
+        &ten_kb,
+        50,
+        |m| {
+            okno_plugin_pii::Pii::classify(m, okno_sdk::types::Classification::default())
+                .expect("native pii")
+        },
+    );
+
+    // The mail connector's decode on a real koi8-r appeal.
+    let mail = load(&runtime, "mail", &[]);
+    let eml = sample("examples/appeals/01-heating-outage-koi8r-qp.eml");
+    let mut wasm_times = Vec::new();
+    rt.block_on(async {
+        for _ in 0..500 {
+            let t = Instant::now();
+            mail.decode(Inbound {
+                bytes: eml.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("decode");
+            wasm_times.push(t.elapsed());
+        }
+    });
+    let mut native_times = Vec::new();
+    MockHost::new().run(|| {
+        for _ in 0..500 {
+            let input = okno_sdk::types::Inbound::from_bytes(eml.clone());
+            let t = Instant::now();
+            std::hint::black_box(
+                okno_plugin_mail::MailConnector::decode(input).expect("native decode"),
+            );
+            native_times.push(t.elapsed());
+        }
+    });
+    let (w, n) = (stats(wasm_times), stats(native_times));
+    println!(
+        "| mail decode, koi8-r e-mail | {} | {} | {} | {} | {:.2}× | {} | {} |",
+        us(w.mean),
+        us(w.p99),
+        us(n.mean),
+        us(n.p99),
+        w.mean.as_secs_f64() / n.mean.as_secs_f64(),
+        us(w.mean.saturating_sub(n.mean)),
+        mail.peak_memory_bytes() / 1024
+    );
+    let _ = w.p50;
+}
