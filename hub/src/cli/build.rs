@@ -86,6 +86,38 @@ pub fn wasm_target_dir(workspace: &Path) -> PathBuf {
     }
 }
 
+/// Makes sure the toolchain that `rust-toolchain.toml` selects has the wasm32-wasip2
+/// target, adding it with rustup when it is missing (rustup does not add a toolchain
+/// file's targets to an already installed toolchain by itself).
+fn ensure_wasm_target(workspace: &Path, progress: &mut dyn FnMut(&str)) -> anyhow::Result<()> {
+    let sysroot = Command::new("rustc")
+        .current_dir(workspace)
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running rustc --print sysroot (is Rust installed?)")?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot
+        .join("lib")
+        .join("rustlib")
+        .join(WASM_TARGET)
+        .is_dir()
+    {
+        return Ok(());
+    }
+    progress(&format!("adding the {WASM_TARGET} target with rustup"));
+    let status = Command::new("rustup")
+        .current_dir(workspace)
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .with_context(|| {
+            format!("the {WASM_TARGET} target is missing and rustup could not be run to add it")
+        })?;
+    if !status.success() {
+        bail!("`rustup target add {WASM_TARGET}` failed ({status}); plugins cannot be built without it");
+    }
+    Ok(())
+}
+
 /// Builds the crates, copies each component to `out_dir/NAME.wasm`, and returns what it
 /// built. `progress` receives one line per step.
 pub fn build_plugins(
@@ -95,6 +127,7 @@ pub fn build_plugins(
 ) -> anyhow::Result<Vec<BuiltPlugin>> {
     let first = &crates.first().context("nothing to build")?.1;
     let workspace = workspace_root(first)?;
+    ensure_wasm_target(&workspace, progress)?;
     let target_dir = wasm_target_dir(&workspace);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let cargo_home = std::env::var("CARGO_HOME")
