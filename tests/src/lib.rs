@@ -134,8 +134,25 @@ pub fn write_config(
     sinks_and_routes: &str,
     extra_classifiers: &[(&str, &str)],
 ) -> PathBuf {
+    write_config_with(
+        dir,
+        listen,
+        "workers = 2",
+        sinks_and_routes,
+        extra_classifiers,
+    )
+}
+
+/// Like [`write_config`], with `hub_settings` (TOML lines) in the `[hub]` table.
+pub fn write_config_with(
+    dir: &Path,
+    listen: &str,
+    hub_settings: &str,
+    sinks_and_routes: &str,
+    extra_classifiers: &[(&str, &str)],
+) -> PathBuf {
     let mut text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n",
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\n{hub_settings}\n\n",
         dir.join("data").display()
     );
     let mut add = |name: &str, file: &str, kind: &str, settings: &str| {
