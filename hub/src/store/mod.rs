@@ -12,6 +12,7 @@
 mod durability;
 mod records;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -64,7 +65,7 @@ impl Store {
             .with_context(|| format!("creating data dir {}", dir.display()))?;
         let db = sled::Config::new()
             .path(dir.join("db"))
-            .cache_capacity(64 << 20)
+            .cache_capacity(32 << 20)
             .open()
             .with_context(|| {
                 format!(
@@ -227,7 +228,7 @@ impl Store {
         &self,
         now: i64,
         limit: usize,
-        in_flight: &std::collections::HashSet<(String, String)>,
+        in_flight: &HashSet<(String, String)>,
     ) -> anyhow::Result<Vec<OutboxEntry>> {
         let mut out = Vec::new();
         for item in self.outbox.iter() {
@@ -236,10 +237,16 @@ impl Store {
             if due > now || out.len() >= limit {
                 break;
             }
-            let entry: OutboxEntry = from_json(&value, "outbox entry")?;
-            if !in_flight.contains(&(entry.id.clone(), entry.sink.clone())) {
-                out.push(entry);
+            // The key holds id and sink: skip deliveries in flight without parsing them.
+            if let Some((id, sink)) = std::str::from_utf8(&key[8..])
+                .ok()
+                .and_then(|rest| rest.split_once('\0'))
+            {
+                if in_flight.contains(&(id.to_string(), sink.to_string())) {
+                    continue;
+                }
             }
+            out.push(from_json(&value, "outbox entry")?);
         }
         Ok(out)
     }

@@ -1,5 +1,9 @@
 //! The `okno` command, built inside the tests package so tests can start it as a process.
 
+// The hub allocates many small short-lived buffers from several threads at once.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     match okno_hub::cli::main() {
         Ok(()) => std::process::ExitCode::SUCCESS,
