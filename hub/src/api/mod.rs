@@ -45,6 +45,18 @@ impl ApiError {
     }
 }
 
+/// A body that could not be read: over the size limit (413), or broken off.
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(e: axum::extract::rejection::BytesRejection) -> ApiError {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_body"
+        };
+        ApiError::new(e.status(), code, e.body_text())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(json!({"error": {"code": self.code, "message": self.message, "details": self.details}}))).into_response();
@@ -89,15 +101,7 @@ async fn ingest(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|e| {
         hub.metrics.rejected("too-large");
-        ApiError::new(
-            e.status(),
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                "too_large"
-            } else {
-                "bad_body"
-            },
-            e.body_text(),
-        )
+        ApiError::from(e)
     })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
