@@ -70,6 +70,23 @@ fn body(i: usize) -> Vec<u8> {
     )
 }
 
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / 100.0
+}
+
 fn peak_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -159,6 +176,7 @@ async fn main() {
     assert!(wait_delivered(&arrivals, &warm, Duration::from_secs(60)).await);
 
     // (a) Throughput: as fast as 64 concurrent clients can send; until all are delivered.
+    let cpu0 = cpu_seconds(hub.0.id());
     let t0 = Instant::now();
     let sent = futures_join(messages, 64, &|i| post(1_000_000 + i)).await;
     let ingest_secs = t0.elapsed().as_secs_f64();
@@ -168,6 +186,8 @@ async fn main() {
         "not all delivered"
     );
     let total_secs = t0.elapsed().as_secs_f64();
+    let cpu_us = (cpu_seconds(hub.0.id()) - cpu0) / messages as f64 * 1e6;
+    println!("    hub CPU per message: {cpu_us:.0} µs (user + system, all stages)");
     println!("(a) throughput: {messages} messages ingested in {ingest_secs:.2} s ({:.0}/s accepted), all delivered after {total_secs:.2} s ({:.0}/s end to end)", messages as f64 / ingest_secs, messages as f64 / total_secs);
 
     // (b) Latency at a steady 1,000 messages/s for 10 s, open loop.
