@@ -159,6 +159,7 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
 
     println!("\n== what happened ({} appeals)", sent.len());
     let mut missing = Vec::new();
+    let utc_offset = hub.active().config.hub.utc_offset_minutes;
     for (name, id) in &sent {
         let Some(r) = hub.store.get(id)? else {
             continue;
@@ -185,7 +186,7 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
             .unwrap_or_else(|| "-".into());
         let deadline = d
             .answer_deadline
-            .map(crate::sla::format_time)
+            .map(|at| crate::sla::format_local(at, utc_offset))
             .unwrap_or_else(|| "-".into());
         let sinks: Vec<String> = r
             .deliveries

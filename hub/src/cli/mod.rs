@@ -164,7 +164,13 @@ enum PluginCommand {
 
 pub fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    crate::observability::init_logging("info");
+    // The demo prints its own summary; the hub's info lines would bury it.
+    let default_level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    crate::observability::init_logging(default_level);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
