@@ -384,3 +384,110 @@ impl PluginKv for SledKv {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Channel;
+
+    fn temp_store(name: &str) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("okno-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        (Store::open(&dir).expect("store"), dir)
+    }
+
+    fn message(key: &str) -> Message {
+        let mut m: Message =
+            serde_json::from_value(serde_json::json!({"channel": Channel::Mail, "body": "текст"}))
+                .unwrap();
+        m.idempotency_key = Some(key.into());
+        m
+    }
+
+    #[test]
+    fn compaction_removes_finished_messages_older_than_the_cutoff_only() {
+        let (store, dir) = temp_store("compact");
+        let old = store
+            .accept("mail", vec![message("a"), message("b")], 1_000, &[])
+            .unwrap();
+        let new = store
+            .accept("mail", vec![message("c")], 5_000, &[])
+            .unwrap();
+        for a in old.iter().chain(&new) {
+            store.done_pending(&a.id).unwrap();
+        }
+        // "a" and "c" finished; "b" is still being delivered.
+        store
+            .update(&old[0].id, |r| r.state = State::Delivered)
+            .unwrap();
+        store
+            .update(&old[1].id, |r| r.state = State::Routed)
+            .unwrap();
+        store
+            .update(&new[0].id, |r| r.state = State::Delivered)
+            .unwrap();
+
+        assert_eq!(store.compact(2_000).unwrap(), 1);
+        assert!(store.get(&old[0].id).unwrap().is_none());
+        assert!(
+            store.get(&old[1].id).unwrap().is_some(),
+            "unfinished messages are kept"
+        );
+        assert!(
+            store.get(&new[0].id).unwrap().is_some(),
+            "newer messages are kept"
+        );
+        // The compacted message's idempotency key is free again; the others' are not.
+        assert!(
+            !store
+                .accept("mail", vec![message("a")], 6_000, &[])
+                .unwrap()[0]
+                .duplicate
+        );
+        assert!(
+            store
+                .accept("mail", vec![message("b")], 6_000, &[])
+                .unwrap()[0]
+                .duplicate
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_outbox_returns_due_deliveries_in_time_order_and_skips_those_in_flight() {
+        let (store, dir) = temp_store("outbox");
+        let entry = |id: &str, due_at| OutboxEntry {
+            id: id.into(),
+            sink: "s".into(),
+            attempts: 0,
+            due_at,
+            errors: vec![],
+        };
+        store.schedule(&entry("late", 300)).unwrap();
+        store.schedule(&entry("early", 100)).unwrap();
+        store.schedule(&entry("future", 10_000)).unwrap();
+        let due: Vec<String> = store
+            .due(500, 10, &HashSet::new())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(due, vec!["early", "late"]);
+        let in_flight = HashSet::from([("early".to_string(), "s".to_string())]);
+        let due: Vec<String> = store
+            .due(500, 10, &in_flight)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(due, vec!["late"]);
+        store
+            .reschedule(&entry("late", 300), &entry("late", 20_000))
+            .unwrap();
+        store.finish_delivery(&entry("early", 100)).unwrap();
+        assert!(store.due(500, 10, &HashSet::new()).unwrap().is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
