@@ -41,6 +41,7 @@ fn run() -> Result<(), String> {
             "temperature" => params.temperature = v,
             "low_confidence_below" => params.low_confidence_below = v,
             "refine_min" => params.refine_min = v,
+            "diversity_margin" => params.diversity_margin = v,
             _ => return Err(format!("unknown parameter {name}")),
         }
     }

@@ -22,6 +22,10 @@
 //! 4. **Confidence.** A softmax over the top 20 scores (temperature 0.05) gives each code
 //!    a confidence; below 0.35 for the best one the assignment is marked
 //!    `low_confidence`, and an official should choose.
+//! 5. **Alternatives.** Up to five more codes, by score, except that the two after the best
+//!    open new темы where a вопрос of another тема scores within 0.15 of a sibling of one
+//!    already offered: sibling вопросы score alike, and three codes of one wrong тема
+//!    would leave the official nothing to pick from. Each code keeps its own confidence.
 //!
 //! A message with no words (empty subject and body, or only stop words) is not an error:
 //! it gets [`model::NO_TEXT_CODE`] (the classifier's entry for a message without

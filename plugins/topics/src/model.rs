@@ -35,6 +35,9 @@ pub struct Params {
     pub low_confidence_below: f32,
     /// Least summed IDF of a подвопрос's own words in the text for it to be chosen.
     pub refine_min: f32,
+    /// Score margin within which, among the first three codes offered, a вопрос of a тема
+    /// not yet offered goes before one of a тема already offered.
+    pub diversity_margin: f32,
 }
 
 impl Default for Params {
@@ -50,6 +53,7 @@ impl Default for Params {
             temperature: 0.05,
             low_confidence_below: 0.5,
             refine_min: 4.0,
+            diversity_margin: 0.15,
         }
     }
 }
@@ -178,6 +182,36 @@ fn refine(
     }
 }
 
+/// Positions in `top` (best score first) in the order they are offered. Sibling вопросы
+/// of one тема often score alike, so a plain ranking may offer three codes of a тема
+/// that is wrong altogether; an official choosing among the first three is better served
+/// by three темы. So among the first three, a вопрос of a тема not yet offered goes
+/// before a rival of an offered тема that scores at most `margin` more. The best code is
+/// never displaced, and what is skipped follows in score order.
+pub(crate) fn offer_order(top: &[(usize, f32)], margin: f32) -> Vec<usize> {
+    let mut order: Vec<usize> = Vec::with_capacity(top.len());
+    let mut left: Vec<usize> = (0..top.len()).collect();
+    while let Some(&next) = left.first() {
+        let mut pick = 0;
+        if (1..3).contains(&order.len()) {
+            let offered = |i: usize| {
+                let tema = table::ancestor_at(top[i].0, 3);
+                order
+                    .iter()
+                    .any(|&o| table::ancestor_at(top[o].0, 3) == tema)
+            };
+            if let Some(k) = left
+                .iter()
+                .position(|&i| !offered(i) && top[i].1 >= top[next].1 - margin)
+            {
+                pick = k;
+            }
+        }
+        order.push(left.remove(pick));
+    }
+    order
+}
+
 fn topic(entry: usize, confidence: f32) -> Topic {
     let e = table::entry(entry);
     Topic {
@@ -239,12 +273,11 @@ pub fn classify(text: &str, examples: &[PreparedExample], params: &Params) -> To
 
     let chosen = refine(best_entry, &query, &scored.neighbours, params);
     let best = topic(chosen, confidence(0));
-    let alternatives: Vec<Topic> = top
-        .iter()
-        .enumerate()
+    let alternatives: Vec<Topic> = offer_order(&top, params.diversity_margin)
+        .into_iter()
         .skip(1)
         .take(5)
-        .map(|(i, (e, _))| topic(*e, confidence(i)))
+        .map(|i| topic(top[i].0, confidence(i)))
         .collect();
     let low_confidence = best.confidence < params.low_confidence_below;
 

@@ -28,8 +28,43 @@ fn assert_well_formed(a: &TopicAssignment) {
     assert!(a.alternatives.len() <= 5);
     assert!(a
         .alternatives
-        .windows(2)
-        .all(|w| w[0].confidence >= w[1].confidence));
+        .iter()
+        .all(|t| t.confidence <= a.best.confidence));
+    // Codes follow their confidence, except that among the first three a code of a тема
+    // not yet offered may go before a more confident one.
+    let tema = |code: &str| code.split('.').take(3).collect::<Vec<_>>().join(".");
+    for (j, t) in a.alternatives.iter().enumerate() {
+        if a.alternatives[j + 1..]
+            .iter()
+            .any(|later| later.confidence > t.confidence)
+        {
+            let offered: Vec<String> = std::iter::once(&a.best)
+                .chain(&a.alternatives[..j])
+                .map(|o| tema(&o.code))
+                .collect();
+            assert!(
+                j < 2 && !offered.contains(&tema(&t.code)),
+                "{} goes before a more confident code without opening a new тема",
+                t.code
+            );
+        }
+    }
+}
+
+#[test]
+fn the_first_three_codes_offer_distinct_temas_when_scores_are_close() {
+    let code = |c: &str| table::find(c).unwrap_or_else(|| panic!("{c} exists"));
+    let top = [
+        (code("0005.0005.0056.1156"), 1.0),
+        (code("0005.0005.0056.1154"), 0.95),
+        (code("0005.0005.0056.1148"), 0.9),
+        (code("0003.0009.0099.0742"), 0.7),
+        (code("0002.0007.0072.0289"), 0.68),
+    ];
+    assert_eq!(model::offer_order(&top, 0.3), vec![0, 3, 4, 1, 2]);
+    assert_eq!(model::offer_order(&top, 0.1), vec![0, 1, 2, 3, 4]);
+    // Only the two places after the best are reordered.
+    assert_eq!(model::offer_order(&top, 0.26), vec![0, 3, 1, 2, 4]);
 }
 
 #[test]
