@@ -33,6 +33,9 @@ pub struct Store {
     outbox: sled::Tree,
     dead: sled::Tree,
     pub durability: Arc<Durability>,
+    /// Messages in the journal. sled's `len` scans the whole tree, too slow for every
+    /// `/metrics` scrape, so the count is taken once at open and kept up to date.
+    stored: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What ingest did with one decoded message.
@@ -77,13 +80,15 @@ impl Store {
             db.open_tree(name)
                 .with_context(|| format!("opening tree {name}"))
         };
+        let messages = open("messages")?;
         Ok(Store {
-            messages: open("messages")?,
             idempotency: open("idempotency")?,
             pending: open("pending")?,
             outbox: open("outbox")?,
             dead: open("dead")?,
             durability: Arc::new(Durability::new(db.clone())),
+            stored: Arc::new(std::sync::atomic::AtomicUsize::new(messages.len())),
+            messages,
             db,
         })
     }
@@ -141,6 +146,8 @@ impl Store {
             let mut record = Record::accepted(message);
             record.trace.extend_from_slice(trace);
             self.messages.insert(id.as_bytes(), json(&record)?)?;
+            self.stored
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.pending.insert(id.as_bytes(), &[])?;
             out.push(Accepted {
                 id,
@@ -316,7 +323,7 @@ impl Store {
     }
 
     pub fn message_count(&self) -> usize {
-        self.messages.len()
+        self.stored.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn size_on_disk(&self) -> u64 {
@@ -345,6 +352,8 @@ impl Store {
                 self.idempotency.remove(key2(&record.message.source, key))?;
             }
             self.messages.remove(record.message.id.as_bytes())?;
+            self.stored
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             removed += 1;
         }
         Ok(removed)
