@@ -99,6 +99,7 @@ pub mod bindings;
 mod helpers;
 pub mod host;
 pub mod production_calendar;
+pub mod text;
 pub mod time;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -226,6 +226,67 @@ async fn main() {
     };
     println!("(b) ingest-to-delivery at {rate}/s over {count} messages: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", p(0.5), p(0.99), p(1.0));
 
+    // The part of ingest spent waiting for the group commit (the disk flush).
+    let metrics = client
+        .get(format!("http://{listen}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let flush = |series: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("okno_stage_seconds_{series}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let count = flush("count{stage=\"flush\"}");
+    let over_25ms = count - flush("bucket{stage=\"flush\",le=\"0.025\"}");
+    println!(
+        "    ingest waited for the disk flush {:.1} ms on average, over 25 ms {over_25ms} times of {count} (whole run)",
+        flush("sum{stage=\"flush\"}") / count.max(1.0) * 1000.0
+    );
+
+    // Where the slowest messages waited: their traces, as the hub recorded them.
+    let mut slowest: Vec<(Duration, &str)> = {
+        let a = arrivals.lock().unwrap();
+        sent.iter()
+            .map(|(at, id)| (a[id].saturating_duration_since(*at), id.as_str()))
+            .collect()
+    };
+    slowest.sort();
+    for (latency, id) in slowest.iter().rev().take(3) {
+        let record: serde_json::Value = client
+            .get(format!("http://{listen}/v1/messages/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let trace = record["trace"].as_array().cloned().unwrap_or_default();
+        let first = trace.first().and_then(|t| t["at"].as_i64()).unwrap_or(0);
+        let steps: Vec<String> = trace
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}@+{}ms({}µs)",
+                    t["stage"].as_str().unwrap_or("?"),
+                    t["at"].as_i64().unwrap_or(0) - first,
+                    t["duration_us"]
+                )
+            })
+            .collect();
+        println!(
+            "    slow: {:.1} ms: {}",
+            latency.as_secs_f64() * 1000.0,
+            steps.join(" ")
+        );
+    }
+
     // (c) Peak RSS of the hub process.
     println!("(c) hub peak RSS: {} MiB", peak_rss_kib(hub.0.id()) / 1024);
 }

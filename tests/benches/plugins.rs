@@ -82,6 +82,12 @@ fn sdk_message(body: &str) -> okno_sdk::types::Message {
     m
 }
 
+/// `OKNO_BENCH_ONLY=keywords` runs only the rows whose label contains that text (for
+/// profiling one plugin).
+fn selected(label: &str) -> bool {
+    std::env::var("OKNO_BENCH_ONLY").map_or(true, |only| label.contains(&only))
+}
+
 /// Runs each input `rounds` times through WASM and natively; prints one table row.
 fn compare_classifier<N>(
     rt: &tokio::runtime::Runtime,
@@ -94,6 +100,9 @@ fn compare_classifier<N>(
 ) where
     N: Fn(okno_sdk::types::Message) -> okno_sdk::types::Classification,
 {
+    if !selected(label) {
+        return;
+    }
     let hub_inputs: Vec<Message> = inputs.iter().map(|t| hub_message(t)).collect();
     let sdk_inputs: Vec<okno_sdk::types::Message> = inputs.iter().map(|t| sdk_message(t)).collect();
     let mut wasm_times = Vec::new();
@@ -325,6 +334,9 @@ fn main() {
     );
 
     // The mail connector's decode on a real koi8-r appeal.
+    if !selected("mail decode, koi8-r e-mail") {
+        return;
+    }
     let mail = load(&runtime, "mail", &[]);
     let eml = sample("examples/appeals/01-heating-outage-koi8r-qp.eml");
     let mut wasm_times = Vec::new();

@@ -26,14 +26,26 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
     loop {
         let now = crate::sla::now_millis();
         let skip = in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let due = match hub.store.due(now, 512, &skip) {
+        let active = hub.active();
+        // What each sink can start now, so that the outbox is read no further than that.
+        let mut free: HashMap<String, usize> = active
+            .config
+            .sinks
+            .iter()
+            .map(|sink| {
+                let permits = limits
+                    .entry(sink.name.get_ref().clone())
+                    .or_insert_with(|| Arc::new(Semaphore::new(sink.concurrency)));
+                (sink.name.get_ref().clone(), permits.available_permits())
+            })
+            .collect();
+        let due = match hub.store.due(now, &mut free, &skip) {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "reading the outbox failed");
                 Vec::new()
             }
         };
-        let active = hub.active();
         for entry in due {
             let concurrency = active
                 .config

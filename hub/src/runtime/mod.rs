@@ -147,6 +147,9 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        if std::env::var_os("OKNO_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(options.max_instances);
         pool.total_core_instances(options.max_instances * 8);

@@ -12,7 +12,7 @@
 mod durability;
 mod records;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -23,6 +23,10 @@ pub use records::*;
 
 use crate::model::Message;
 use crate::runtime::kv::PluginKv;
+
+/// Most outbox keys one `due` call looks at: bounds the work when the sinks with room have
+/// nothing due behind a long backlog of a saturated sink.
+const MAX_OUTBOX_SCAN: usize = 4096;
 
 #[derive(Clone)]
 pub struct Store {
@@ -229,28 +233,44 @@ impl Store {
         Ok(())
     }
 
-    /// Outbox entries due by `now`, oldest first. They stay in the outbox until
-    /// `finish_delivery` or `schedule` replaces them, so a crash mid-delivery delivers again.
+    /// Outbox entries due by `now`, oldest first, at most `free[sink]` of each sink (the
+    /// deliveries it can start now); `free` is taken down by what is returned. They stay
+    /// in the outbox until `finish_delivery` or `schedule` replaces them, so a crash
+    /// mid-delivery delivers again.
+    ///
+    /// The delivery loop asks after every finished delivery, so with a backlog this must
+    /// not read what it cannot start: deliveries in flight, and those of a sink with
+    /// nothing free, are passed over by their key without parsing the entry, and the scan
+    /// ends once no sink has room. A sink missing from `free` (no longer configured) gets
+    /// the due entries the scan passes, for the loop to dead-letter.
     pub fn due(
         &self,
         now: i64,
-        limit: usize,
+        free: &mut HashMap<String, usize>,
         in_flight: &HashSet<(String, String)>,
     ) -> anyhow::Result<Vec<OutboxEntry>> {
         let mut out = Vec::new();
-        for item in self.outbox.iter() {
-            let (key, value) = item?;
-            let due = u64::from_be_bytes(key[..8].try_into().unwrap_or([0; 8])) as i64;
-            if due > now || out.len() >= limit {
+        for item in self.outbox.iter().take(MAX_OUTBOX_SCAN) {
+            if !free.is_empty() && free.values().all(|n| *n == 0) {
                 break;
             }
-            // The key holds id and sink: skip deliveries in flight without parsing them.
+            let (key, value) = item?;
+            let due = u64::from_be_bytes(key[..8].try_into().unwrap_or([0; 8])) as i64;
+            if due > now {
+                break;
+            }
+            // The key holds id and sink: decide from it alone, without parsing the entry.
             if let Some((id, sink)) = std::str::from_utf8(&key[8..])
                 .ok()
                 .and_then(|rest| rest.split_once('\0'))
             {
                 if in_flight.contains(&(id.to_string(), sink.to_string())) {
                     continue;
+                }
+                match free.get_mut(sink) {
+                    Some(0) => continue,
+                    Some(n) => *n -= 1,
+                    None => {}
                 }
             }
             out.push(from_json(&value, "outbox entry")?);
@@ -464,6 +484,38 @@ mod tests {
     }
 
     #[test]
+    fn the_outbox_returns_no_more_than_each_sink_can_start() {
+        let (store, dir) = temp_store("outbox-free");
+        let entry = |id: &str, sink: &str, due_at| OutboxEntry {
+            id: id.into(),
+            sink: sink.into(),
+            attempts: 0,
+            due_at,
+            errors: vec![],
+        };
+        for (i, sink) in ["a", "b", "a", "gone", "a", "b"].iter().enumerate() {
+            store
+                .schedule(&entry(&format!("m{i}"), sink, 100 + i as i64))
+                .unwrap();
+        }
+        let due = |a: usize| -> Vec<String> {
+            let mut free = HashMap::from([("a".to_string(), a), ("b".to_string(), 0)]);
+            store
+                .due(500, &mut free, &HashSet::new())
+                .unwrap()
+                .into_iter()
+                .map(|e| format!("{}:{}", e.id, e.sink))
+                .collect()
+        };
+        // b has no room; a sink no longer configured ("gone") gets its entries.
+        assert_eq!(due(3), ["m0:a", "m2:a", "m3:gone", "m4:a"]);
+        // Once no configured sink has room, the scan stops: oldest first, all sinks.
+        assert_eq!(due(2), ["m0:a", "m2:a"]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn the_outbox_returns_due_deliveries_in_time_order_and_skips_those_in_flight() {
         let (store, dir) = temp_store("outbox");
         let entry = |id: &str, due_at| OutboxEntry {
@@ -477,7 +529,11 @@ mod tests {
         store.schedule(&entry("early", 100)).unwrap();
         store.schedule(&entry("future", 10_000)).unwrap();
         let due: Vec<String> = store
-            .due(500, 10, &HashSet::new())
+            .due(
+                500,
+                &mut HashMap::from([("s".to_string(), 10)]),
+                &HashSet::new(),
+            )
             .unwrap()
             .into_iter()
             .map(|e| e.id)
@@ -485,7 +541,7 @@ mod tests {
         assert_eq!(due, vec!["early", "late"]);
         let in_flight = HashSet::from([("early".to_string(), "s".to_string())]);
         let due: Vec<String> = store
-            .due(500, 10, &in_flight)
+            .due(500, &mut HashMap::from([("s".to_string(), 10)]), &in_flight)
             .unwrap()
             .into_iter()
             .map(|e| e.id)
@@ -495,7 +551,14 @@ mod tests {
             .reschedule(&entry("late", 300), &entry("late", 20_000))
             .unwrap();
         store.finish_delivery(&entry("early", 100)).unwrap();
-        assert!(store.due(500, 10, &HashSet::new()).unwrap().is_empty());
+        assert!(store
+            .due(
+                500,
+                &mut HashMap::from([("s".to_string(), 10)]),
+                &HashSet::new()
+            )
+            .unwrap()
+            .is_empty());
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }

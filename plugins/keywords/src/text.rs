@@ -25,7 +25,7 @@ impl Stems {
     /// spaces, hyphens), lower-cases each word and writes `ё` as `е`, as most Russian
     /// text does, so a rule written either way matches both.
     pub fn tokens(&self, text: &str) -> Vec<Token> {
-        text.split(|c: char| !c.is_alphanumeric())
+        text.split(|c: char| !okno_sdk::text::is_alphanumeric(c))
             .filter(|w| !w.is_empty())
             .map(|word| {
                 let surface = normalize(word);
@@ -53,10 +53,12 @@ fn fold_stem(mut stem: String) -> String {
 }
 
 fn normalize(word: &str) -> String {
-    word.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| if c == 'ё' { 'е' } else { c })
-        .collect()
+    let lower = okno_sdk::text::to_lowercase(word);
+    if lower.contains('ё') {
+        lower.replace('ё', "е")
+    } else {
+        lower
+    }
 }
 
 #[cfg(test)]

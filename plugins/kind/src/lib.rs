@@ -34,7 +34,7 @@ fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
     let mut start: Option<usize> = None;
     let push = |out: &mut Vec<Word<'a>>, from: usize, to: usize, sentence: usize| {
         let original = &text[from..to];
-        let lower: String = original.to_lowercase().replace('ё', "е");
+        let lower: String = okno_sdk::text::to_lowercase(original).replace('ё', "е");
         let stem = stemmer.stem(&lower).into_owned();
         out.push(Word {
             lower,
@@ -44,7 +44,7 @@ fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
         });
     };
     for (i, c) in text.char_indices() {
-        let in_word = c.is_alphanumeric() || (c == '-' && start.is_some());
+        let in_word = okno_sdk::text::is_alphanumeric(c) || (c == '-' && start.is_some());
         match (in_word, start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
@@ -66,27 +66,46 @@ fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
     (out, question)
 }
 
-fn matches_one(pattern: &str, word: &Word) -> bool {
-    pattern.split('|').any(|alt| {
-        if alt.chars().count() >= 4 {
-            word.lower.starts_with(alt)
-        } else {
-            word.stem == alt || word.lower == alt
-        }
-    })
+/// One word pattern of a cue, split into its alternatives once per call: the cues are
+/// matched against every word of the text, so splitting and measuring the pattern
+/// strings there would repeat the same work thousands of times.
+struct Pattern {
+    /// Alternatives of four letters or more: a word starting with one matches.
+    prefixes: Vec<&'static str>,
+    /// Shorter alternatives: a word whose stem or whole lower-case form is one matches.
+    exact: Vec<&'static str>,
+}
+
+impl Pattern {
+    fn new(pattern: &'static str) -> Self {
+        let (prefixes, exact) = pattern.split('|').partition(|alt| alt.chars().count() >= 4);
+        Pattern { prefixes, exact }
+    }
+
+    fn matches(&self, word: &Word) -> bool {
+        self.prefixes.iter().any(|p| word.lower.starts_with(p))
+            || self
+                .exact
+                .iter()
+                .any(|e| word.stem == *e || word.lower == *e)
+    }
+}
+
+fn compile(patterns: &[&'static str]) -> Vec<Pattern> {
+    patterns.iter().copied().map(Pattern::new).collect()
 }
 
 /// The first place the pattern sequence occurs: indices of the first and last word.
-fn find(patterns: &[&str], words: &[Word]) -> Option<(usize, usize)> {
+fn find(patterns: &[Pattern], words: &[Word]) -> Option<(usize, usize)> {
     'start: for first in 0..words.len() {
-        if !matches_one(patterns[0], &words[first]) {
+        if !patterns[0].matches(&words[first]) {
             continue;
         }
         let mut at = first;
         for pattern in &patterns[1..] {
             let next = (at + 1..=at + 1 + MAX_GAP)
                 .take_while(|j| *j < words.len() && words[*j].sentence == words[first].sentence)
-                .find(|j| matches_one(pattern, &words[*j]));
+                .find(|j| pattern.matches(&words[*j]));
             match next {
                 Some(j) => at = j,
                 None => continue 'start,
@@ -99,7 +118,7 @@ fn find(patterns: &[&str], words: &[Word]) -> Option<(usize, usize)> {
 
 fn quote(words: &[Word], from: usize, to: usize) -> String {
     let inner: Vec<&str> = words[from..=to].iter().map(|w| w.original).collect();
-    format!("«{}»", inner.join(" ").to_lowercase())
+    format!("«{}»", okno_sdk::text::to_lowercase(&inner.join(" ")))
 }
 
 const KINDS: [AppealKind; 6] = [
@@ -129,7 +148,7 @@ pub fn assign(text: &str) -> KindAssignment {
         weight,
     } in CUES
     {
-        let Some((from, to)) = find(patterns, &words) else {
+        let Some((from, to)) = find(&compile(patterns), &words) else {
             continue;
         };
         let k = KINDS.iter().position(|x| x == kind).unwrap_or(5);
@@ -170,7 +189,7 @@ pub fn assign(text: &str) -> KindAssignment {
         }
     }
 
-    let repeat_cue = REPEAT.iter().find_map(|p| find(p, &words));
+    let repeat_cue = REPEAT.iter().find_map(|p| find(&compile(p), &words));
     if let Some((from, to)) = repeat_cue {
         reasons.push(format!("repeat: {}", quote(&words, from, to)));
     }

@@ -3,11 +3,11 @@
 use crate::{Kind, Span};
 
 fn local_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+    okno_sdk::text::is_alphanumeric(c) || matches!(c, '.' | '_' | '%' | '+' | '-')
 }
 
 fn domain_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '.' | '-')
+    okno_sdk::text::is_alphanumeric(c) || matches!(c, '.' | '-')
 }
 
 pub fn find(text: &str, out: &mut Vec<Span>) {
@@ -47,9 +47,9 @@ fn valid_domain(domain: &str) -> bool {
         && labels
             .iter()
             .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
-        && labels
-            .last()
-            .is_some_and(|tld| tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+        && labels.last().is_some_and(|tld| {
+            tld.chars().count() >= 2 && tld.chars().all(okno_sdk::text::is_alphabetic)
+        })
 }
 
 #[cfg(test)]

@@ -31,7 +31,9 @@ const MODALS: &[&str] = &[
 ];
 
 fn matches(entry: &str, word: &str, stem: &str) -> bool {
-    if entry.chars().count() >= 4 {
+    // Four letters or more, without counting all of them: this runs for every word
+    // against every lexicon entry.
+    if entry.chars().nth(3).is_some() {
         word.starts_with(entry)
     } else {
         stem == entry

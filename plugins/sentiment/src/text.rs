@@ -32,7 +32,7 @@ pub struct Text {
 fn fold(c: char) -> char {
     match c {
         'ё' | 'Ё' => 'е',
-        _ => c.to_lowercase().next().unwrap_or(c),
+        _ => okno_sdk::text::lowercase_char(c),
     }
 }
 
@@ -51,8 +51,11 @@ pub fn analyse(text: &str) -> Text {
             if current.is_empty() {
                 return;
             }
-            let letters = current.chars().filter(|c| c.is_alphabetic()).count();
-            let shouted = letters >= 5 && current.chars().all(|c| !c.is_lowercase());
+            let letters = current
+                .chars()
+                .filter(|&c| okno_sdk::text::is_alphabetic(c))
+                .count();
+            let shouted = letters >= 5 && current.chars().all(|c| !okno_sdk::text::is_lowercase(c));
             words.push(Word {
                 lower: current.chars().map(fold).collect(),
                 original: std::mem::take(current),
@@ -63,12 +66,16 @@ pub fn analyse(text: &str) -> Text {
         };
 
     while let Some(c) = chars.next() {
-        if c.is_alphabetic()
-            || (c == '-' && !current.is_empty() && chars.peek().is_some_and(|n| n.is_alphabetic()))
+        if okno_sdk::text::is_alphabetic(c)
+            || (c == '-'
+                && !current.is_empty()
+                && chars
+                    .peek()
+                    .is_some_and(|&n| okno_sdk::text::is_alphabetic(n)))
         {
             if need_quote_start {
                 if let Some(q) = open_quote.and_then(|q| quotes.get_mut(q)) {
-                    q.lower_start = c.is_lowercase();
+                    q.lower_start = okno_sdk::text::is_lowercase(c);
                 }
                 need_quote_start = false;
             }

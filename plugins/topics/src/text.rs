@@ -329,14 +329,16 @@ const STOP_WORDS: &[&str] = &[
 
 /// Lower-cases, folds `ё` into `е` and cuts the text into words of letters.
 pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphabetic() && c != '-')
+    text.split(|c: char| !okno_sdk::text::is_alphabetic(c) && c != '-')
         .flat_map(|w| w.split('-'))
         .filter(|w| !w.is_empty())
         .map(|w| {
-            w.chars()
-                .flat_map(char::to_lowercase)
-                .map(|c| if c == 'ё' { 'е' } else { c })
-                .collect()
+            let lower = okno_sdk::text::to_lowercase(w);
+            if lower.contains('ё') {
+                lower.replace('ё', "е")
+            } else {
+                lower
+            }
         })
 }
 

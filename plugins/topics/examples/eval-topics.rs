@@ -1,7 +1,7 @@
 //! Leave-one-out evaluation of the topic classifier on labelled appeals.
 //!
 //! ```text
-//! cargo run -p okno-plugin-topics --release --example eval -- appeals.jsonl [name=value ...]
+//! cargo run -p okno-plugin-topics --release --example eval-topics -- appeals.jsonl [name=value ...]
 //! ```
 //! Each line of the file is a JSON object with `text` and `code`. For appeal i the
 //! examples are all the others (never i itself); the same run is then repeated with no

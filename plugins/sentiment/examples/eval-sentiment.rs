@@ -1,7 +1,7 @@
 //! Measures the classifier on a labelled set: precision and recall per label and mean
 //! time per text.
 //!
-//! `cargo run --release -p okno-plugin-sentiment --example eval -- tests/data/sentiment.jsonl`
+//! `cargo run --release -p okno-plugin-sentiment --example eval-sentiment -- tests/data/sentiment.jsonl`
 
 use okno_sdk::prelude::SentimentLabel;
 use std::time::Instant;

@@ -1,7 +1,7 @@
 //! Measures the detector on a labelled set: precision and recall per kind (a finding
 //! counts when its kind and exact text match a labelled span) and mean time per text.
 //!
-//! `cargo run --release -p okno-plugin-pii --example eval -- tests/data/pii.jsonl`
+//! `cargo run --release -p okno-plugin-pii --example eval-pii -- tests/data/pii.jsonl`
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -1,7 +1,7 @@
 //! Measures the classifier on a labelled set: precision and recall per kind and for the
 //! repeat flag, and mean time per text.
 //!
-//! `cargo run --release -p okno-plugin-kind --example eval -- tests/data/kind.jsonl`
+//! `cargo run --release -p okno-plugin-kind --example eval-kind -- tests/data/kind.jsonl`
 
 use okno_sdk::prelude::AppealKind;
 use std::time::Instant;
