@@ -246,7 +246,7 @@ async fn main() {
             .find(|l| l.starts_with(&format!("okno_stage_seconds_{series}")))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
+            .unwrap_or_else(|| panic!("/metrics has no okno_stage_seconds_{series}"))
     };
     let count = flush("count{stage=\"flush\"}");
     let over_25ms = count - flush("bucket{stage=\"flush\",le=\"0.025\"}");
