@@ -98,10 +98,13 @@
 pub mod bindings;
 mod helpers;
 pub mod host;
+pub mod names;
 pub mod production_calendar;
 pub mod text;
 pub mod time;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
@@ -124,6 +127,7 @@ pub use bindings::policy::Guest as Policy;
 
 /// Everything a plugin usually needs.
 pub mod prelude {
+    pub use crate::names::WitName;
     pub use crate::types::{
         AppealKind, Attachment, Channel, Classification, Client, ClientKind, Contact, Date,
         Decision, ErrorKind, Inbound, KindAssignment, Message, Outbound, PiiSpan, PluginError,

@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use okno_sdk::prelude::*;
 use okno_sdk::time;
 
-use crate::names;
 use crate::settings::Settings;
 
 /// Top-level fields. `id`, `source` and `received_at` are the hub's to set, and the hub
@@ -88,7 +87,7 @@ fn message(node: &Node<'_>, settings: &Settings) -> Result<Message, PluginError>
     let mut message = Message::new(settings.default_channel, body);
     message.attachments = attachments;
     if let Some(channel) = node.field("channel") {
-        message.channel = channel.enumerated(names::CHANNELS)?;
+        message.channel = channel.enumerated()?;
     }
     message.idempotency_key = node.field("idempotency_key").map(|k| k.id()).transpose()?;
     message.subject = node.optional_text("subject")?;
@@ -118,7 +117,7 @@ fn client_from(node: &Node<'_>, settings: &Settings) -> Result<Client, PluginErr
     node.check_fields(CLIENT_FIELDS, settings)?;
     let mut client = Client::default();
     if let Some(kind) = node.field("kind") {
-        client.kind = kind.enumerated(names::CLIENT_KINDS)?;
+        client.kind = kind.enumerated()?;
     }
     client.name = node.optional_text("name")?;
     if let Some(contacts) = node.field("contacts") {
@@ -322,10 +321,9 @@ impl<'a> Node<'a> {
         Ok(text)
     }
 
-    fn enumerated<T: Copy>(&self, table: &[(T, &'static str)]) -> Result<T, PluginError> {
+    fn enumerated<T: WitName>(&self) -> Result<T, PluginError> {
         let name = self.string()?;
-        names::parse(table, name)
-            .map_err(|known| self.error(&format!("`{name}` is not one of {known}")))
+        T::parse(name).map_err(|known| self.error(&format!("`{name}` is not one of {known}")))
     }
 }
 

@@ -8,7 +8,6 @@ use serde_json::{json, Map, Value};
 use okno_sdk::prelude::*;
 
 use crate::mask;
-use crate::names;
 use crate::rfc3339;
 
 /// The JSON document for a sink. With `mask_pii`, personal data is taken out first.
@@ -24,7 +23,7 @@ pub fn document(
     Ok(json!({
         "id": message.id,
         "idempotency_key": message.idempotency_key,
-        "channel": names::channel(message.channel),
+        "channel": message.channel.as_str(),
         "source": message.source,
         "received_at": rfc3339::format(message.received_at),
         "sent_at": message.sent_at.map(rfc3339::format),
@@ -44,7 +43,7 @@ pub fn document(
 
 fn client(client: &Client) -> Value {
     json!({
-        "kind": names::client_kind(client.kind),
+        "kind": client.kind.as_str(),
         "name": client.name,
         "contacts": client.contacts.iter().map(|c| json!({"kind": c.kind, "value": c.value})).collect::<Vec<_>>(),
         "segments": client.segments,
@@ -95,12 +94,12 @@ fn classification_json(c: &Classification) -> Value {
             "reasons": t.reasons,
         })),
         "sentiment": c.sentiment.as_ref().map(|s| json!({
-            "label": names::sentiment(s.label),
+            "label": s.label.as_str(),
             "score": score(s.score),
             "reasons": s.reasons,
         })),
         "kind": c.kind.as_ref().map(|k| json!({
-            "kind": names::appeal_kind(k.kind),
+            "kind": k.kind.as_str(),
             "repeat": k.repeat,
             "reasons": k.reasons,
         })),
@@ -111,7 +110,7 @@ fn classification_json(c: &Classification) -> Value {
 
 fn decision_json(d: &Decision) -> Value {
     json!({
-        "priority": names::priority(d.priority),
+        "priority": d.priority.as_str(),
         "registration_deadline": d.registration_deadline.map(rfc3339::format),
         "answer_deadline": d.answer_deadline.map(rfc3339::format),
         "responsible": d.responsible,

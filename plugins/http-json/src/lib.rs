@@ -50,7 +50,6 @@
 mod decode;
 mod encode;
 mod mask;
-mod names;
 mod rfc3339;
 mod settings;
 

@@ -3,8 +3,6 @@
 use okno_sdk::config;
 use okno_sdk::prelude::*;
 
-use crate::names;
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `mask-pii`: replace personal data before it leaves the hub.
@@ -19,7 +17,7 @@ impl Settings {
     pub fn from_config() -> Result<Self, PluginError> {
         let default_channel = match config::get("default-channel") {
             None => Channel::Api,
-            Some(name) => names::parse(names::CHANNELS, name.trim()).map_err(|known| {
+            Some(name) => Channel::parse(name.trim()).map_err(|known| {
                 PluginError::config(format!(
                     "setting `default-channel` is `{}`; use one of {known}",
                     name.trim()

@@ -3,51 +3,18 @@
 //!
 //! `cargo run --release -p okno-plugin-kind --example eval-kind -- tests/data/kind.jsonl`
 
-use okno_sdk::prelude::AppealKind;
+use okno_sdk::prelude::{AppealKind, WitName};
 use std::time::Instant;
-
-const KINDS: [&str; 6] = [
-    "proposal",
-    "statement",
-    "complaint",
-    "inquiry",
-    "gratitude",
-    "other",
-];
-
-fn name(kind: AppealKind) -> &'static str {
-    match kind {
-        AppealKind::Proposal => "proposal",
-        AppealKind::Statement => "statement",
-        AppealKind::Complaint => "complaint",
-        AppealKind::Inquiry => "inquiry",
-        AppealKind::Gratitude => "gratitude",
-        AppealKind::Other => "other",
-    }
-}
 
 fn main() -> Result<(), String> {
     let path = std::env::args().nth(1).ok_or("usage: eval PATH.jsonl")?;
-    let data = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
     let mut cases = Vec::new();
-    for (n, line) in data
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("{path}:{}: {e}", n + 1))?;
-        let text = v["text"]
-            .as_str()
-            .ok_or(format!("{path}:{}: no text", n + 1))?
-            .to_string();
-        let kind = v["kind"]
-            .as_str()
-            .ok_or(format!("{path}:{}: no kind", n + 1))?
-            .to_string();
-        let repeat = v["repeat"]
+    for case in okno_sdk::eval::read_jsonl(&path)? {
+        let text = case.string("text")?;
+        let kind = case.string("kind")?;
+        let repeat = case.value["repeat"]
             .as_bool()
-            .ok_or(format!("{path}:{}: no repeat", n + 1))?;
+            .ok_or_else(|| case.error("no repeat"))?;
         cases.push((text, kind, repeat));
     }
     let started = Instant::now();
@@ -61,13 +28,13 @@ fn main() -> Result<(), String> {
         "{:10} {:>9} {:>9} {:>6} {:>6}",
         "kind", "precision", "recall", "found", "gold"
     );
-    for kind in KINDS {
-        let found = results.iter().filter(|r| name(r.kind) == kind).count();
+    for kind in AppealKind::ALL.iter().map(|k| k.as_str()) {
+        let found = results.iter().filter(|r| r.kind.as_str() == kind).count();
         let gold = cases.iter().filter(|(_, k, _)| k == kind).count();
         let hits = cases
             .iter()
             .zip(&results)
-            .filter(|((_, k, _), r)| k == kind && name(r.kind) == kind)
+            .filter(|((_, k, _), r)| k == kind && r.kind.as_str() == kind)
             .count();
         println!(
             "{kind:10} {:>9.3} {:>9.3} {found:>6} {gold:>6}",
@@ -91,7 +58,7 @@ fn main() -> Result<(), String> {
     let correct = cases
         .iter()
         .zip(&results)
-        .filter(|((_, k, _), r)| name(r.kind) == k)
+        .filter(|((_, k, _), r)| r.kind.as_str() == k)
         .count();
     println!(
         "kind accuracy {:.3} ({correct}/{})",
@@ -103,10 +70,10 @@ fn main() -> Result<(), String> {
         elapsed.as_secs_f64() * 1e6 / cases.len() as f64
     );
     for ((text, kind, repeat), r) in cases.iter().zip(&results) {
-        if name(r.kind) != kind || r.repeat != *repeat {
+        if r.kind.as_str() != kind || r.repeat != *repeat {
             println!(
                 "{kind:>9}/{repeat:<5} -> {:9}/{:<5} {text}  {:?}",
-                name(r.kind),
+                r.kind.as_str(),
                 r.repeat,
                 r.reasons
             );

@@ -8,30 +8,20 @@ use std::time::Instant;
 
 fn main() -> Result<(), String> {
     let path = std::env::args().nth(1).ok_or("usage: eval PATH.jsonl")?;
-    let data = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
     let mut cases = Vec::new();
-    for (n, line) in data
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("{path}:{}: {e}", n + 1))?;
-        let text = v["text"]
-            .as_str()
-            .ok_or(format!("{path}:{}: no text", n + 1))?
-            .to_string();
+    for case in okno_sdk::eval::read_jsonl(&path)? {
+        let text = case.string("text")?;
         let mut gold = Vec::new();
-        for s in v["spans"]
+        for s in case.value["spans"]
             .as_array()
-            .ok_or(format!("{path}:{}: no spans", n + 1))?
+            .ok_or_else(|| case.error("no spans"))?
         {
             let kind = s["kind"]
                 .as_str()
-                .ok_or(format!("{path}:{}: span without kind", n + 1))?;
+                .ok_or_else(|| case.error("span without kind"))?;
             let value = s["text"]
                 .as_str()
-                .ok_or(format!("{path}:{}: span without text", n + 1))?;
+                .ok_or_else(|| case.error("span without text"))?;
             gold.push((kind.to_string(), value.to_string()));
         }
         cases.push((text, gold));

@@ -80,14 +80,12 @@ struct Labelled {
 
 fn labelled() -> Vec<Labelled> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/pii.jsonl");
-    let data = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    data.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(n, line)| {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+    let path = path.to_str().expect("a UTF-8 path");
+    okno_sdk::eval::read_jsonl(path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|case| {
+            let v = &case.value;
             let spans = v["spans"]
                 .as_array()
                 .map(|a| {

@@ -7,7 +7,6 @@ use crate::deadlines::{deadlines, Deadlines};
 use crate::level::{priority, Facts};
 use crate::responsible::responsible;
 use crate::settings::PolicySettings;
-use crate::words;
 
 /// The policy's logic without the host's config: what `decide` returns for `message`
 /// when the settings give `settings`. Natively it needs a host only for the hub's time
@@ -55,7 +54,7 @@ fn to_deputy_minister(message: &Message, settings: &PolicySettings) -> bool {
 /// day of the answer deadline), `deadline:<n>h` as well for deadlines set in hours, and
 /// `repeat`.
 fn route_tags(message: &Message, level: Priority, due: &Deadlines, repeat: bool) -> Vec<String> {
-    let mut tags = vec![format!("priority:{}", words::tag(level))];
+    let mut tags = vec![format!("priority:{}", level.as_str())];
     if let Some(answer) = due.answer {
         let days = time::days_from_civil(time::local_date(answer))
             - time::days_from_civil(time::local_date(message.received_at));

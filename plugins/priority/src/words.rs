@@ -23,16 +23,6 @@ pub(crate) fn genitive(priority: Priority) -> &'static str {
     }
 }
 
-/// The Latin name routes match on: `priority:high`.
-pub(crate) fn tag(priority: Priority) -> &'static str {
-    match priority {
-        Priority::Low => "low",
-        Priority::Normal => "normal",
-        Priority::High => "high",
-        Priority::Urgent => "urgent",
-    }
-}
-
 pub(crate) fn kind(kind: AppealKind) -> &'static str {
     match kind {
         AppealKind::Proposal => "предложение",

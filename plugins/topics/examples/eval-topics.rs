@@ -45,24 +45,11 @@ fn run() -> Result<(), String> {
             _ => return Err(format!("unknown parameter {name}")),
         }
     }
-    let content = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let mut appeals = Vec::new();
-    for (n, line) in content
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("{path}:{}: {e}", n + 1))?;
-        let field = |k: &str| {
-            v.get(k)
-                .and_then(|x| x.as_str())
-                .map(str::to_string)
-                .ok_or(format!("{path}:{}: no string `{k}`", n + 1))
-        };
+    for appeal in okno_sdk::eval::read_jsonl(&path)? {
         appeals.push(Example {
-            code: field("code")?,
-            text: field("text")?,
+            code: appeal.string("code")?,
+            text: appeal.string("text")?,
         });
     }
     let verbose = std::env::var_os("EVAL_VERBOSE").is_some();
