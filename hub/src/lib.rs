@@ -9,6 +9,7 @@ pub mod api;
 pub mod classifier_table;
 pub mod cli;
 pub mod config;
+pub mod memory;
 pub mod model;
 pub mod observability;
 pub mod pipeline;

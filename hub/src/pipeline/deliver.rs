@@ -10,14 +10,15 @@ use tokio::sync::Semaphore;
 
 use super::{trace, Hub};
 use crate::config::SinkConfig;
-use crate::store::{Attempt, DeadLetter, DeliveryState, OutboxEntry, State};
+use crate::store::{Attempt, DeadLetter, DeliveryState, OutboxEntry, State, Store};
 use crate::transport::http_sink::{self, SendError};
 
 /// How often the outbox is looked at when nothing wakes the loop.
 const POLL: Duration = Duration::from_millis(50);
 
 pub async fn delivery_loop(hub: Arc<Hub>) {
-    let in_flight: Arc<Mutex<HashSet<(String, String)>>> = Arc::default();
+    // Deliveries started and not finished, by `Store::delivery_key`.
+    let in_flight: Arc<Mutex<HashSet<Vec<u8>>>> = Arc::default();
     let mut limits: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -25,7 +26,6 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
         .unwrap_or_default();
     loop {
         let now = crate::sla::now_millis();
-        let skip = in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let active = hub.active();
         // What each sink can start now, so that the outbox is read no further than that.
         let mut free: HashMap<String, usize> = active
@@ -39,7 +39,13 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
                 (sink.name.get_ref().clone(), permits.available_permits())
             })
             .collect();
-        let due = match hub.store.due(now, &mut free, &skip) {
+        // Held for the scan only (no await inside): a finishing delivery waits that long.
+        let due = hub.store.due(
+            now,
+            &mut free,
+            &in_flight.lock().unwrap_or_else(|p| p.into_inner()),
+        );
+        let due = match due {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!(error = %e, "reading the outbox failed");
@@ -59,15 +65,16 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
             let Ok(permit) = permits.try_acquire_owned() else {
                 continue;
             };
+            let key = Store::delivery_key(&entry.id, &entry.sink);
             in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert((entry.id.clone(), entry.sink.clone()));
+                .insert(key.clone());
             let (hub, in_flight, client) = (hub.clone(), in_flight.clone(), client.clone());
             tokio::spawn(async move {
-                let key = (entry.id.clone(), entry.sink.clone());
+                let (id, sink) = (entry.id.clone(), entry.sink.clone());
                 if let Err(e) = deliver_one(&hub, &client, entry).await {
-                    tracing::error!(message_id = %key.0, sink = %key.1, error = %format!("{e:#}"), "delivery bookkeeping failed; will retry");
+                    tracing::error!(message_id = %id, sink = %sink, error = %format!("{e:#}"), "delivery bookkeeping failed; will retry");
                 }
                 in_flight
                     .lock()
@@ -101,9 +108,11 @@ async fn deliver_one(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let active = hub.active();
-    let Some(record) = hub.store.get(&entry.id)? else {
+    let Some(read) = hub.store.get_for_update(&entry.id)? else {
         return hub.store.finish_delivery(&entry);
     };
+    let record = &read.record;
+    let received_at = record.message.received_at;
     let outcome: Result<(), (SendError, bool)> = match active.config.sink(&entry.sink) {
         None => Err((
             SendError::Permanent(format!("sink {:?} is no longer configured", entry.sink)),
@@ -153,10 +162,8 @@ async fn deliver_one(
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             hub.metrics
                 .ingest_to_delivery
-                .observe(Duration::from_millis(
-                    (now - record.message.received_at).max(0) as u64,
-                ));
-            hub.store.update(&entry.id, |r| {
+                .observe(Duration::from_millis((now - received_at).max(0) as u64));
+            hub.store.update_read(read, |r| {
                 if let Some(d) = r.deliveries.get_mut(&entry.sink) {
                     d.state = DeliveryState::Delivered;
                     d.attempts = attempts;
@@ -206,7 +213,7 @@ async fn deliver_one(
                     attempts: errors,
                     at: now,
                 })?;
-                hub.store.update(&entry.id, |r| {
+                hub.store.update_read(read, |r| {
                     if let Some(d) = r.deliveries.get_mut(&entry.sink) {
                         d.state = DeliveryState::Dead;
                         d.attempts = attempts;
@@ -231,7 +238,7 @@ async fn deliver_one(
                     .expect("checked above: a missing sink is permanent");
                 let delay = backoff(sink, attempts);
                 tracing::info!(message_id = %entry.id, sink = %entry.sink, attempts, retry_in_ms = delay.as_millis() as u64, error = %error, "delivery failed; will retry");
-                hub.store.update(&entry.id, |r| {
+                hub.store.update_read(read, |r| {
                     if let Some(d) = r.deliveries.get_mut(&entry.sink) {
                         d.attempts = attempts;
                         d.last_error = Some(error.to_string());

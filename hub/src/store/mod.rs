@@ -66,6 +66,12 @@ fn key2(a: &str, b: &str) -> Vec<u8> {
     k
 }
 
+/// See [`Store::get_for_update`].
+pub struct ReadRecord {
+    pub record: Record,
+    bytes: sled::IVec,
+}
+
 impl Store {
     pub fn open(dir: &Path) -> anyhow::Result<Store> {
         std::fs::create_dir_all(dir)
@@ -174,6 +180,39 @@ impl Store {
         Ok(())
     }
 
+    /// A record with the stored bytes it was parsed from, for [`Store::update_read`].
+    pub fn get_for_update(&self, id: &str) -> anyhow::Result<Option<ReadRecord>> {
+        self.messages
+            .get(id.as_bytes())?
+            .map(|bytes| {
+                Ok(ReadRecord {
+                    record: from_json(&bytes, "message record")?,
+                    bytes,
+                })
+            })
+            .transpose()
+    }
+
+    /// Like [`Store::update`], starting from a record already read: when nothing changed
+    /// it since, this writes without reading and parsing it again (every delivery does).
+    pub fn update_read(
+        &self,
+        read: ReadRecord,
+        mut change: impl FnMut(&mut Record),
+    ) -> anyhow::Result<Option<Record>> {
+        let ReadRecord { mut record, bytes } = read;
+        change(&mut record);
+        let id = record.message.id.clone();
+        if self
+            .messages
+            .compare_and_swap(id.as_bytes(), Some(&bytes), Some(json(&record)?))?
+            .is_ok()
+        {
+            return Ok(Some(record));
+        }
+        self.update(&id, change)
+    }
+
     /// Applies `change` to a record atomically with respect to other updates of it.
     pub fn update(
         &self,
@@ -221,8 +260,15 @@ impl Store {
 
     fn outbox_key(due_at: i64, id: &str, sink: &str) -> Vec<u8> {
         let mut k = (due_at.max(0) as u64).to_be_bytes().to_vec();
-        k.extend_from_slice(&key2(id, sink));
+        k.extend_from_slice(&Self::delivery_key(id, sink));
         k
+    }
+
+    /// One delivery (a message to one sink), as the outbox key spells it after the due
+    /// time: what the delivery loop's in-flight set holds, so that `due` can look an
+    /// entry up by its key without allocating.
+    pub fn delivery_key(id: &str, sink: &str) -> Vec<u8> {
+        key2(id, sink)
     }
 
     pub fn schedule(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
@@ -247,7 +293,7 @@ impl Store {
         &self,
         now: i64,
         free: &mut HashMap<String, usize>,
-        in_flight: &HashSet<(String, String)>,
+        in_flight: &HashSet<Vec<u8>>,
     ) -> anyhow::Result<Vec<OutboxEntry>> {
         let mut out = Vec::new();
         for item in self.outbox.iter().take(MAX_OUTBOX_SCAN) {
@@ -260,13 +306,15 @@ impl Store {
                 break;
             }
             // The key holds id and sink: decide from it alone, without parsing the entry.
-            if let Some((id, sink)) = std::str::from_utf8(&key[8..])
-                .ok()
-                .and_then(|rest| rest.split_once('\0'))
+            let delivery = &key[8..];
+            if in_flight.contains(delivery) {
+                continue;
+            }
+            if let Some(sink) = delivery
+                .iter()
+                .position(|b| *b == 0)
+                .and_then(|nul| std::str::from_utf8(&delivery[nul + 1..]).ok())
             {
-                if in_flight.contains(&(id.to_string(), sink.to_string())) {
-                    continue;
-                }
                 match free.get_mut(sink) {
                     Some(0) => continue,
                     Some(n) => *n -= 1,
@@ -539,7 +587,7 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(due, vec!["early", "late"]);
-        let in_flight = HashSet::from([("early".to_string(), "s".to_string())]);
+        let in_flight = HashSet::from([Store::delivery_key("early", "s")]);
         let due: Vec<String> = store
             .due(500, &mut HashMap::from([("s".to_string(), 10)]), &in_flight)
             .unwrap()
