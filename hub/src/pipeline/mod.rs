@@ -84,6 +84,7 @@ impl Hub {
     /// the delivery loop, the flusher and compaction. Messages left pending or undelivered
     /// by an earlier run are picked up.
     pub async fn start(config_path: PathBuf, overrides: Overrides) -> anyhow::Result<Arc<Hub>> {
+        crate::memory::configure_allocator();
         let mut config = Config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
         apply_overrides(&mut config, &overrides);
         let data_dir = config.hub.data_dir.clone();

@@ -5,6 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{watch, Notify};
 
+/// Requests one flush answered above which the flusher counts as busy and lingers.
+const BUSY_BATCH: u64 = 8;
+
+/// How long a busy flusher waits for more requests before it flushes.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
 pub struct Durability {
     db: sled::Db,
     requested: AtomicU64,
@@ -36,17 +42,26 @@ impl Durability {
 
     /// The flusher: run once, as a task, for the store's lifetime.
     pub async fn run(self: std::sync::Arc<Self>) {
+        let mut last_batch = 0;
         loop {
             self.wake.notified().await;
             loop {
-                let target = self.requested.load(Ordering::SeqCst);
-                if target <= *self.flushed.borrow() {
+                let done = *self.flushed.borrow();
+                if self.requested.load(Ordering::SeqCst) <= done {
                     break;
                 }
+                // Under load (the last flush answered a crowd), a short wait lets one
+                // fsync answer more requests: fewer flushes cost less CPU per message.
+                // A lone request is flushed at once.
+                if last_batch >= BUSY_BATCH {
+                    tokio::time::sleep(LINGER).await;
+                }
+                let target = self.requested.load(Ordering::SeqCst);
                 let db = self.db.clone();
                 match tokio::task::spawn_blocking(move || db.flush()).await {
                     Ok(Ok(_)) => {
                         self.flushed.send_replace(target);
+                        last_batch = target - done;
                     }
                     Ok(Err(e)) => {
                         tracing::error!(error = %e, "flushing the store failed; retrying");
