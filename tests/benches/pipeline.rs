@@ -4,6 +4,9 @@
 //! `cargo bench -p okno-tests --bench pipeline` prints (a) sustained throughput with the
 //! durable journal, (b) ingest-to-delivery latency percentiles at a steady 1,000 messages/s,
 //! (c) the hub process's peak RSS. Figures in README.
+//!
+//! The sink has the hub's default concurrency (16 deliveries at once);
+//! `OKNO_BENCH_SINK_CONCURRENCY=N` sets another.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -56,10 +59,22 @@ fn config(dir: &std::path::Path, listen: &str, sink_port: u16) -> std::path::Pat
         text.push_str(&format!("[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n", path.display(), sha256_of(&path)));
     }
     text.push_str("[[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"mail\"\n\n[pipeline]\nclassifiers = [\"keywords\"]\npolicy = \"priority\"\n\n");
-    text.push_str(&format!("[[sinks]]\nname = \"sink\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{sink_port}/in\"\nconnector = \"http-json\"\nconcurrency = 64\n\n[[routes]]\nname = \"all\"\nsinks = [\"sink\"]\n"));
+    text.push_str(&format!("[[sinks]]\nname = \"sink\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{sink_port}/in\"\nconnector = \"http-json\"\n{}\n[[routes]]\nname = \"all\"\nsinks = [\"sink\"]\n", sink_concurrency()));
     let path = dir.join("okno.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The sink's `concurrency` line: empty for the hub's default.
+fn sink_concurrency() -> String {
+    match std::env::var("OKNO_BENCH_SINK_CONCURRENCY") {
+        Ok(n) => format!(
+            "concurrency = {}\n",
+            n.parse::<usize>()
+                .expect("OKNO_BENCH_SINK_CONCURRENCY must be a number")
+        ),
+        Err(_) => String::new(),
+    }
 }
 
 fn body(i: usize) -> Vec<u8> {
