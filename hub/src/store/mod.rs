@@ -482,6 +482,38 @@ mod tests {
     }
 
     #[test]
+    fn an_update_from_a_stale_read_keeps_the_change_made_since() {
+        let (store, dir) = temp_store("update-read");
+        let id = store
+            .accept("mail", vec![message("a")], 1_000, &[])
+            .unwrap()[0]
+            .id
+            .clone();
+        let read = store.get_for_update(&id).unwrap().unwrap();
+        // Another sink's delivery writes in between.
+        store
+            .update(&id, |r| r.routes.push("first".into()))
+            .unwrap();
+        let written = store
+            .update_read(read, |r| r.routes.push("second".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(written.routes, ["first", "second"]);
+        assert_eq!(store.get(&id).unwrap().unwrap().routes, ["first", "second"]);
+        // Unchanged since the read: written as read plus the change.
+        let read = store.get_for_update(&id).unwrap().unwrap();
+        store
+            .update_read(read, |r| r.routes.push("third".into()))
+            .unwrap();
+        assert_eq!(
+            store.get(&id).unwrap().unwrap().routes,
+            ["first", "second", "third"]
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn compaction_removes_finished_messages_older_than_the_cutoff_only() {
         let (store, dir) = temp_store("compact");
         let old = store
