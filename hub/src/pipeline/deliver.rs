@@ -19,6 +19,8 @@ const POLL: Duration = Duration::from_millis(50);
 pub async fn delivery_loop(hub: Arc<Hub>) {
     // Deliveries started and not finished, by `Store::delivery_key`.
     let in_flight: Arc<Mutex<HashSet<Vec<u8>>>> = Arc::default();
+    // Where the last outbox scan stopped handing out deliveries (see `Store::due`).
+    let mut resume = None;
     let mut limits: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -44,6 +46,7 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
             now,
             &mut free,
             &in_flight.lock().unwrap_or_else(|p| p.into_inner()),
+            &mut resume,
         );
         let due = match due {
             Ok(due) => due,

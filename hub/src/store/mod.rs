@@ -58,6 +58,11 @@ fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> anyhow
     serde_json::from_slice(bytes).with_context(|| format!("the store holds an unreadable {what}"))
 }
 
+/// Whether some sink can start a delivery (a sink missing from `free` always can).
+fn has_room(free: &HashMap<String, usize>) -> bool {
+    free.is_empty() || free.values().any(|n| *n > 0)
+}
+
 fn key2(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);
     k.extend_from_slice(a.as_bytes());
@@ -289,15 +294,73 @@ impl Store {
     /// nothing free, are passed over by their key without parsing the entry, and the scan
     /// ends once no sink has room. A sink missing from `free` (no longer configured) gets
     /// the due entries the scan passes, for the loop to dead-letter.
+    ///
+    /// `resume` is the caller's memory of where the last call stopped handing out
+    /// entries. The scan starts there, since under load the outbox's oldest entries are
+    /// the deliveries in flight, and only when a sink still has room does it go on from
+    /// the start up to that point (to entries a full sink passed over, or new ones that
+    /// sort before it). `None` scans from the start.
     pub fn due(
         &self,
         now: i64,
         free: &mut HashMap<String, usize>,
         in_flight: &HashSet<Vec<u8>>,
+        resume: &mut Option<Vec<u8>>,
     ) -> anyhow::Result<Vec<OutboxEntry>> {
         let mut out = Vec::new();
-        for item in self.outbox.iter().take(MAX_OUTBOX_SCAN) {
-            if !free.is_empty() && free.values().all(|n| *n == 0) {
+        let mut last_key = None;
+        match resume.as_deref() {
+            Some(from) => {
+                let from = from.to_vec();
+                self.scan_due(
+                    self.outbox.range(from.as_slice()..),
+                    now,
+                    free,
+                    in_flight,
+                    &mut out,
+                    &mut last_key,
+                )?;
+                if has_room(free) {
+                    let mut earlier_last = None;
+                    self.scan_due(
+                        self.outbox.range(..from.as_slice()),
+                        now,
+                        free,
+                        in_flight,
+                        &mut out,
+                        &mut earlier_last,
+                    )?;
+                    last_key = last_key.or(earlier_last);
+                }
+            }
+            None => self.scan_due(
+                self.outbox.iter(),
+                now,
+                free,
+                in_flight,
+                &mut out,
+                &mut last_key,
+            )?,
+        }
+        if let Some(mut key) = last_key {
+            // The smallest key after it.
+            key.push(0);
+            *resume = Some(key);
+        }
+        Ok(out)
+    }
+
+    fn scan_due(
+        &self,
+        entries: sled::Iter,
+        now: i64,
+        free: &mut HashMap<String, usize>,
+        in_flight: &HashSet<Vec<u8>>,
+        out: &mut Vec<OutboxEntry>,
+        last_key: &mut Option<Vec<u8>>,
+    ) -> anyhow::Result<()> {
+        for item in entries.take(MAX_OUTBOX_SCAN) {
+            if !has_room(free) {
                 break;
             }
             let (key, value) = item?;
@@ -322,8 +385,9 @@ impl Store {
                 }
             }
             out.push(from_json(&value, "outbox entry")?);
+            *last_key = Some(key.to_vec());
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Removes a delivery from the outbox (done, or dead-lettered).
@@ -581,7 +645,7 @@ mod tests {
         let due = |a: usize| -> Vec<String> {
             let mut free = HashMap::from([("a".to_string(), a), ("b".to_string(), 0)]);
             store
-                .due(500, &mut free, &HashSet::new())
+                .due(500, &mut free, &HashSet::new(), &mut None)
                 .unwrap()
                 .into_iter()
                 .map(|e| format!("{}:{}", e.id, e.sink))
@@ -591,6 +655,51 @@ mod tests {
         assert_eq!(due(3), ["m0:a", "m2:a", "m3:gone", "m4:a"]);
         // Once no configured sink has room, the scan stops: oldest first, all sinks.
         assert_eq!(due(2), ["m0:a", "m2:a"]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_resumed_scan_starts_after_what_it_handed_out_and_still_finds_what_it_passed() {
+        let (store, dir) = temp_store("outbox-resume");
+        let entry = |id: &str, sink: &str, due_at| OutboxEntry {
+            id: id.into(),
+            sink: sink.into(),
+            attempts: 0,
+            due_at,
+            errors: vec![],
+        };
+        for (i, sink) in ["a", "b", "a", "a"].iter().enumerate() {
+            store
+                .schedule(&entry(&format!("m{i}"), sink, 100 + i as i64))
+                .unwrap();
+        }
+        let mut resume = None;
+        let mut in_flight = HashSet::new();
+        let mut due = |free: &[(&str, usize)], in_flight: &HashSet<Vec<u8>>| -> Vec<String> {
+            let mut free = free.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+            store
+                .due(500, &mut free, in_flight, &mut resume)
+                .unwrap()
+                .into_iter()
+                .map(|e| format!("{}:{}", e.id, e.sink))
+                .collect()
+        };
+        // b is full: m1 is passed over.
+        assert_eq!(due(&[("a", 2), ("b", 0)], &in_flight), ["m0:a", "m2:a"]);
+        in_flight.extend([
+            Store::delivery_key("m0", "a"),
+            Store::delivery_key("m2", "a"),
+        ]);
+        // The next scan starts after m2, and finds m1 before it once b has room.
+        assert_eq!(due(&[("a", 1), ("b", 1)], &in_flight), ["m3:a", "m1:b"]);
+        in_flight.extend([
+            Store::delivery_key("m3", "a"),
+            Store::delivery_key("m1", "b"),
+        ]);
+        // A new delivery that sorts before where the scan resumes is found too.
+        store.schedule(&entry("m9", "a", 50)).unwrap();
+        assert_eq!(due(&[("a", 5), ("b", 5)], &in_flight), ["m9:a"]);
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -613,6 +722,7 @@ mod tests {
                 500,
                 &mut HashMap::from([("s".to_string(), 10)]),
                 &HashSet::new(),
+                &mut None,
             )
             .unwrap()
             .into_iter()
@@ -621,7 +731,12 @@ mod tests {
         assert_eq!(due, vec!["early", "late"]);
         let in_flight = HashSet::from([Store::delivery_key("early", "s")]);
         let due: Vec<String> = store
-            .due(500, &mut HashMap::from([("s".to_string(), 10)]), &in_flight)
+            .due(
+                500,
+                &mut HashMap::from([("s".to_string(), 10)]),
+                &in_flight,
+                &mut None,
+            )
             .unwrap()
             .into_iter()
             .map(|e| e.id)
@@ -635,7 +750,8 @@ mod tests {
             .due(
                 500,
                 &mut HashMap::from([("s".to_string(), 10)]),
-                &HashSet::new()
+                &HashSet::new(),
+                &mut None,
             )
             .unwrap()
             .is_empty());
