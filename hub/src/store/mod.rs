@@ -577,6 +577,17 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// A first delivery attempt of message `id` to `sink`.
+    fn outbox_entry(id: &str, sink: &str, due_at: i64) -> OutboxEntry {
+        OutboxEntry {
+            id: id.into(),
+            sink: sink.into(),
+            attempts: 0,
+            due_at,
+            errors: vec![],
+        }
+    }
+
     #[test]
     fn compaction_removes_finished_messages_older_than_the_cutoff_only() {
         let (store, dir) = temp_store("compact");
@@ -630,16 +641,9 @@ mod tests {
     #[test]
     fn the_outbox_returns_no_more_than_each_sink_can_start() {
         let (store, dir) = temp_store("outbox-free");
-        let entry = |id: &str, sink: &str, due_at| OutboxEntry {
-            id: id.into(),
-            sink: sink.into(),
-            attempts: 0,
-            due_at,
-            errors: vec![],
-        };
         for (i, sink) in ["a", "b", "a", "gone", "a", "b"].iter().enumerate() {
             store
-                .schedule(&entry(&format!("m{i}"), sink, 100 + i as i64))
+                .schedule(&outbox_entry(&format!("m{i}"), sink, 100 + i as i64))
                 .unwrap();
         }
         let due = |a: usize| -> Vec<String> {
@@ -662,16 +666,9 @@ mod tests {
     #[test]
     fn a_resumed_scan_starts_after_what_it_handed_out_and_still_finds_what_it_passed() {
         let (store, dir) = temp_store("outbox-resume");
-        let entry = |id: &str, sink: &str, due_at| OutboxEntry {
-            id: id.into(),
-            sink: sink.into(),
-            attempts: 0,
-            due_at,
-            errors: vec![],
-        };
         for (i, sink) in ["a", "b", "a", "a"].iter().enumerate() {
             store
-                .schedule(&entry(&format!("m{i}"), sink, 100 + i as i64))
+                .schedule(&outbox_entry(&format!("m{i}"), sink, 100 + i as i64))
                 .unwrap();
         }
         let mut resume = None;
@@ -698,7 +695,7 @@ mod tests {
             Store::delivery_key("m1", "b"),
         ]);
         // A new delivery that sorts before where the scan resumes is found too.
-        store.schedule(&entry("m9", "a", 50)).unwrap();
+        store.schedule(&outbox_entry("m9", "a", 50)).unwrap();
         assert_eq!(due(&[("a", 5), ("b", 5)], &in_flight), ["m9:a"]);
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
@@ -707,13 +704,7 @@ mod tests {
     #[test]
     fn the_outbox_returns_due_deliveries_in_time_order_and_skips_those_in_flight() {
         let (store, dir) = temp_store("outbox");
-        let entry = |id: &str, due_at| OutboxEntry {
-            id: id.into(),
-            sink: "s".into(),
-            attempts: 0,
-            due_at,
-            errors: vec![],
-        };
+        let entry = |id: &str, due_at| outbox_entry(id, "s", due_at);
         store.schedule(&entry("late", 300)).unwrap();
         store.schedule(&entry("early", 100)).unwrap();
         store.schedule(&entry("future", 10_000)).unwrap();
