@@ -24,6 +24,69 @@ impl Labelled<'_> {
     }
 }
 
+/// How one label fared on a set: texts labelled with it (`gold`), answers that gave it
+/// (`found`), and both at once (`hits`).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Tally {
+    pub hits: usize,
+    pub found: usize,
+    pub gold: usize,
+}
+
+impl Tally {
+    /// Counts one text: whether it is labelled with the label, whether the answer gave it.
+    pub fn add(&mut self, gold: bool, found: bool) {
+        self.gold += usize::from(gold);
+        self.found += usize::from(found);
+        self.hits += usize::from(gold && found);
+    }
+
+    pub fn precision(&self) -> f64 {
+        ratio(self.hits, self.found)
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.hits, self.gold)
+    }
+
+    /// The header of the table whose rows [`Tally::row`] prints; `first` names its
+    /// first column.
+    pub fn header(first: &str) -> String {
+        format!(
+            "{first:10} {:>9} {:>9} {:>6} {:>6}",
+            "precision", "recall", "found", "gold"
+        )
+    }
+
+    /// One row of the table: `name`, precision, recall, found, gold.
+    pub fn row(&self, name: &str) -> String {
+        format!(
+            "{name:10} {:>9.3} {:>9.3} {:>6} {:>6}",
+            self.precision(),
+            self.recall(),
+            self.found,
+            self.gold
+        )
+    }
+}
+
+impl std::ops::AddAssign for Tally {
+    fn add_assign(&mut self, other: Tally) {
+        self.hits += other.hits;
+        self.found += other.found;
+        self.gold += other.gold;
+    }
+}
+
+/// `a / b`, and 1 when there is nothing to divide (no answers: none was wrong).
+pub fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
 /// Reads the set at `path`, skipping blank lines; a line that is not JSON is an error
 /// naming the file and line.
 pub fn read_jsonl(path: &str) -> Result<Vec<Labelled<'_>>, String> {
@@ -45,6 +108,26 @@ pub fn read_jsonl(path: &str) -> Result<Vec<Labelled<'_>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tally_counts_hits_answers_and_labels() {
+        let mut t = Tally::default();
+        t.add(true, true);
+        t.add(true, false);
+        t.add(false, true);
+        t.add(false, false);
+        assert_eq!(
+            t,
+            Tally {
+                hits: 1,
+                found: 2,
+                gold: 2
+            }
+        );
+        assert_eq!((t.precision(), t.recall()), (0.5, 0.5));
+        assert_eq!(Tally::default().precision(), 1.0);
+        assert_eq!(t.row("x"), "x              0.500     0.500      2      2");
+    }
 
     #[test]
     fn reads_lines_and_names_the_line_of_an_error() {

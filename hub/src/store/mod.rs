@@ -58,6 +58,47 @@ fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> anyhow
     serde_json::from_slice(bytes).with_context(|| format!("the store holds an unreadable {what}"))
 }
 
+/// Hands out the due entries of `entries` into `out` (see [`Store::due`]); returns the
+/// key of the last one handed out.
+fn scan_due(
+    entries: sled::Iter,
+    now: i64,
+    free: &mut HashMap<String, usize>,
+    in_flight: &HashSet<Vec<u8>>,
+    out: &mut Vec<OutboxEntry>,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut last_key = None;
+    for item in entries.take(MAX_OUTBOX_SCAN) {
+        if !has_room(free) {
+            break;
+        }
+        let (key, value) = item?;
+        let due = u64::from_be_bytes(key[..8].try_into().unwrap_or([0; 8])) as i64;
+        if due > now {
+            break;
+        }
+        // The key holds id and sink: decide from it alone, without parsing the entry.
+        let delivery = &key[8..];
+        if in_flight.contains(delivery) {
+            continue;
+        }
+        if let Some(sink) = delivery
+            .iter()
+            .position(|b| *b == 0)
+            .and_then(|nul| std::str::from_utf8(&delivery[nul + 1..]).ok())
+        {
+            match free.get_mut(sink) {
+                Some(0) => continue,
+                Some(n) => *n -= 1,
+                None => {}
+            }
+        }
+        out.push(from_json(&value, "outbox entry")?);
+        last_key = Some(key.to_vec());
+    }
+    Ok(last_key)
+}
+
 /// Whether some sink can start a delivery (a sink missing from `free` always can).
 fn has_room(free: &HashMap<String, usize>) -> bool {
     free.is_empty() || free.values().any(|n| *n > 0)
@@ -308,86 +349,24 @@ impl Store {
         resume: &mut Option<Vec<u8>>,
     ) -> anyhow::Result<Vec<OutboxEntry>> {
         let mut out = Vec::new();
-        let mut last_key = None;
-        match resume.as_deref() {
+        let last_key = match resume.as_deref() {
             Some(from) => {
-                let from = from.to_vec();
-                self.scan_due(
-                    self.outbox.range(from.as_slice()..),
-                    now,
-                    free,
-                    in_flight,
-                    &mut out,
-                    &mut last_key,
-                )?;
-                if has_room(free) {
-                    let mut earlier_last = None;
-                    self.scan_due(
-                        self.outbox.range(..from.as_slice()),
-                        now,
-                        free,
-                        in_flight,
-                        &mut out,
-                        &mut earlier_last,
-                    )?;
-                    last_key = last_key.or(earlier_last);
-                }
+                let later = scan_due(self.outbox.range(from..), now, free, in_flight, &mut out)?;
+                let earlier = if has_room(free) {
+                    scan_due(self.outbox.range(..from), now, free, in_flight, &mut out)?
+                } else {
+                    None
+                };
+                later.or(earlier)
             }
-            None => self.scan_due(
-                self.outbox.iter(),
-                now,
-                free,
-                in_flight,
-                &mut out,
-                &mut last_key,
-            )?,
-        }
+            None => scan_due(self.outbox.iter(), now, free, in_flight, &mut out)?,
+        };
         if let Some(mut key) = last_key {
             // The smallest key after it.
             key.push(0);
             *resume = Some(key);
         }
         Ok(out)
-    }
-
-    fn scan_due(
-        &self,
-        entries: sled::Iter,
-        now: i64,
-        free: &mut HashMap<String, usize>,
-        in_flight: &HashSet<Vec<u8>>,
-        out: &mut Vec<OutboxEntry>,
-        last_key: &mut Option<Vec<u8>>,
-    ) -> anyhow::Result<()> {
-        for item in entries.take(MAX_OUTBOX_SCAN) {
-            if !has_room(free) {
-                break;
-            }
-            let (key, value) = item?;
-            let due = u64::from_be_bytes(key[..8].try_into().unwrap_or([0; 8])) as i64;
-            if due > now {
-                break;
-            }
-            // The key holds id and sink: decide from it alone, without parsing the entry.
-            let delivery = &key[8..];
-            if in_flight.contains(delivery) {
-                continue;
-            }
-            if let Some(sink) = delivery
-                .iter()
-                .position(|b| *b == 0)
-                .and_then(|nul| std::str::from_utf8(&delivery[nul + 1..]).ok())
-            {
-                match free.get_mut(sink) {
-                    Some(0) => continue,
-                    Some(n) => *n -= 1,
-                    None => {}
-                }
-            }
-            out.push(from_json(&value, "outbox entry")?);
-            *last_key = Some(key.to_vec());
-        }
-        Ok(())
     }
 
     /// Removes a delivery from the outbox (done, or dead-lettered).
@@ -708,44 +687,27 @@ mod tests {
         store.schedule(&entry("late", 300)).unwrap();
         store.schedule(&entry("early", 100)).unwrap();
         store.schedule(&entry("future", 10_000)).unwrap();
-        let due: Vec<String> = store
-            .due(
-                500,
-                &mut HashMap::from([("s".to_string(), 10)]),
-                &HashSet::new(),
-                &mut None,
-            )
-            .unwrap()
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(due, vec!["early", "late"]);
+        let due_ids = |in_flight: &HashSet<Vec<u8>>| -> Vec<String> {
+            store
+                .due(
+                    500,
+                    &mut HashMap::from([("s".to_string(), 10)]),
+                    in_flight,
+                    &mut None,
+                )
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        assert_eq!(due_ids(&HashSet::new()), vec!["early", "late"]);
         let in_flight = HashSet::from([Store::delivery_key("early", "s")]);
-        let due: Vec<String> = store
-            .due(
-                500,
-                &mut HashMap::from([("s".to_string(), 10)]),
-                &in_flight,
-                &mut None,
-            )
-            .unwrap()
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        assert_eq!(due, vec!["late"]);
+        assert_eq!(due_ids(&in_flight), vec!["late"]);
         store
             .reschedule(&entry("late", 300), &entry("late", 20_000))
             .unwrap();
         store.finish_delivery(&entry("early", 100)).unwrap();
-        assert!(store
-            .due(
-                500,
-                &mut HashMap::from([("s".to_string(), 10)]),
-                &HashSet::new(),
-                &mut None,
-            )
-            .unwrap()
-            .is_empty());
+        assert!(due_ids(&HashSet::new()).is_empty());
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }

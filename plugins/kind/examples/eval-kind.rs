@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p okno-plugin-kind --example eval-kind -- tests/data/kind.jsonl`
 
+use okno_sdk::eval::{ratio, Tally};
 use okno_sdk::prelude::{AppealKind, WitName};
 use std::time::Instant;
 
@@ -24,37 +25,19 @@ fn main() -> Result<(), String> {
         .collect();
     let elapsed = started.elapsed();
 
-    println!(
-        "{:10} {:>9} {:>9} {:>6} {:>6}",
-        "kind", "precision", "recall", "found", "gold"
-    );
+    println!("{}", Tally::header("kind"));
     for kind in AppealKind::ALL.iter().map(|k| k.as_str()) {
-        let found = results.iter().filter(|r| r.kind.as_str() == kind).count();
-        let gold = cases.iter().filter(|(_, k, _)| k == kind).count();
-        let hits = cases
-            .iter()
-            .zip(&results)
-            .filter(|((_, k, _), r)| k == kind && r.kind.as_str() == kind)
-            .count();
-        println!(
-            "{kind:10} {:>9.3} {:>9.3} {found:>6} {gold:>6}",
-            ratio(hits, found),
-            ratio(hits, gold)
-        );
+        let mut tally = Tally::default();
+        for ((_, gold, _), r) in cases.iter().zip(&results) {
+            tally.add(gold == kind, r.kind.as_str() == kind);
+        }
+        println!("{}", tally.row(kind));
     }
-    let found = results.iter().filter(|r| r.repeat).count();
-    let gold = cases.iter().filter(|(_, _, r)| *r).count();
-    let hits = cases
-        .iter()
-        .zip(&results)
-        .filter(|((_, _, g), r)| *g && r.repeat)
-        .count();
-    println!(
-        "{:10} {:>9.3} {:>9.3} {found:>6} {gold:>6}",
-        "repeat",
-        ratio(hits, found),
-        ratio(hits, gold)
-    );
+    let mut repeat = Tally::default();
+    for ((_, _, gold), r) in cases.iter().zip(&results) {
+        repeat.add(*gold, r.repeat);
+    }
+    println!("{}", repeat.row("repeat"));
     let correct = cases
         .iter()
         .zip(&results)
@@ -80,12 +63,4 @@ fn main() -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        1.0
-    } else {
-        a as f64 / b as f64
-    }
 }

@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p okno-plugin-pii --example eval-pii -- tests/data/pii.jsonl`
 
+use okno_sdk::eval::Tally;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -27,8 +28,7 @@ fn main() -> Result<(), String> {
         cases.push((text, gold));
     }
 
-    // (true positives, found, labelled) per kind
-    let mut counts: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut counts: BTreeMap<String, Tally> = BTreeMap::new();
     let mut errors = Vec::new();
     let started = Instant::now();
     let found: Vec<_> = cases
@@ -40,16 +40,16 @@ fn main() -> Result<(), String> {
     for ((text, gold), spans) in cases.iter().zip(&found) {
         let mut unmatched: Vec<&(String, String)> = gold.iter().collect();
         for (kind, _) in gold {
-            counts.entry(kind.clone()).or_default().2 += 1;
+            counts.entry(kind.clone()).or_default().gold += 1;
         }
         for span in spans {
             let kind = span.kind.as_str();
             let value = &text[span.start..span.end];
             let entry = counts.entry(kind.to_string()).or_default();
-            entry.1 += 1;
+            entry.found += 1;
             if let Some(pos) = unmatched.iter().position(|(k, v)| k == kind && v == value) {
                 unmatched.remove(pos);
-                entry.0 += 1;
+                entry.hits += 1;
             } else {
                 errors.push(format!("extra   {kind:9} {value:?}"));
             }
@@ -59,27 +59,13 @@ fn main() -> Result<(), String> {
         }
     }
 
-    println!(
-        "{:10} {:>9} {:>9} {:>6} {:>6}",
-        "kind", "precision", "recall", "found", "gold"
-    );
-    let (mut tp, mut fp_all, mut gold_all) = (0, 0, 0);
-    for (kind, (t, f, g)) in &counts {
-        println!(
-            "{kind:10} {:>9.3} {:>9.3} {f:>6} {g:>6}",
-            ratio(*t, *f),
-            ratio(*t, *g)
-        );
-        tp += t;
-        fp_all += f;
-        gold_all += g;
+    println!("{}", Tally::header("kind"));
+    let mut all = Tally::default();
+    for (kind, tally) in &counts {
+        println!("{}", tally.row(kind));
+        all += *tally;
     }
-    println!(
-        "{:10} {:>9.3} {:>9.3} {fp_all:>6} {gold_all:>6}",
-        "all",
-        ratio(tp, fp_all),
-        ratio(tp, gold_all)
-    );
+    println!("{}", all.row("all"));
     println!(
         "texts: {}, mean {:.1} µs per text",
         cases.len(),
@@ -89,12 +75,4 @@ fn main() -> Result<(), String> {
         println!("{e}");
     }
     Ok(())
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        1.0
-    } else {
-        a as f64 / b as f64
-    }
 }

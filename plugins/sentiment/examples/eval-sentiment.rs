@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p okno-plugin-sentiment --example eval-sentiment -- tests/data/sentiment.jsonl`
 
+use okno_sdk::eval::{ratio, Tally};
 use okno_sdk::prelude::{SentimentLabel, WitName};
 use std::time::Instant;
 
@@ -21,23 +22,13 @@ fn main() -> Result<(), String> {
         .collect();
     let elapsed = started.elapsed();
 
-    println!(
-        "{:10} {:>9} {:>9} {:>6} {:>6}",
-        "label", "precision", "recall", "found", "gold"
-    );
+    println!("{}", Tally::header("label"));
     for label in SentimentLabel::ALL.iter().map(|l| l.as_str()) {
-        let found = results.iter().filter(|r| r.label.as_str() == label).count();
-        let gold = cases.iter().filter(|(_, l)| l == label).count();
-        let hits = cases
-            .iter()
-            .zip(&results)
-            .filter(|((_, l), r)| l == label && r.label.as_str() == label)
-            .count();
-        println!(
-            "{label:10} {:>9.3} {:>9.3} {found:>6} {gold:>6}",
-            ratio(hits, found),
-            ratio(hits, gold)
-        );
+        let mut tally = Tally::default();
+        for ((_, gold), r) in cases.iter().zip(&results) {
+            tally.add(gold == label, r.label.as_str() == label);
+        }
+        println!("{}", tally.row(label));
     }
     let correct = cases
         .iter()
@@ -64,12 +55,4 @@ fn main() -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 {
-        1.0
-    } else {
-        a as f64 / b as f64
-    }
 }
