@@ -7,7 +7,9 @@
 //! ## How it decides
 //! 1. The subject and body are cut into words, stop words dropped, and each word reduced
 //!    to its Snowball stem; a small synonym table maps abbreviations and colloquial words
-//!    (`жкх`, `ук`, `садик`, `яма`) onto the classifier's own words ([`vocab`]).
+//!    (`жкх`, `ук`, `садик`, `яма`) onto the classifier's own words ([`vocab`]). A stem
+//!    the classifier lacks stands for the longest known stem it extends, or else for a
+//!    known stem one common typo away (`банер` → `баннер`), at a lower weight ([`query`]).
 //! 2. **The table.** At compile time `build.rs` turns every тема, вопрос and подвопрос
 //!    into a TF-IDF vector of its own wording plus hand-written cue words, enriched with
 //!    its ancestors' wording at decreasing weight (тема 0.35, тематика 0.15, раздел 0.08);
@@ -15,9 +17,10 @@
 //!    the text plus 0.6 × its тема's, so a вопрос wins only within a fitting тема.
 //! 3. **The examples.** Officials' corrections and imported history (kv keys
 //!    `okno.corrections/<id>`, JSON `{"code", "text"}`) vote by nearest neighbours: the
-//!    five most similar examples (cosine of TF-IDF vectors, at least 0.12) add their
-//!    similarity to their code and half of it to their тема. An appeal like a corrected
-//!    one thus gets the corrected code. The examples' vectors are kept in the plugin's
+//!    five most similar examples (cosine of TF-IDF vectors, at least 0.3) add a vote to
+//!    their code that grows steeply with similarity. An appeal like a corrected one thus
+//!    gets the corrected code, while loosely similar appeals, which share little more
+//!    than the language of complaints, do not outvote the table. The examples' vectors are kept in the plugin's
 //!    own kv key `topics.index` and only new keys are read and stemmed ([`store`]).
 //! 4. **Confidence.** A softmax over the top 20 scores (temperature 0.05) gives each code
 //!    a confidence; below 0.35 for the best one the assignment is marked

@@ -49,7 +49,7 @@ impl Default for Params {
             knn_sharpness: 10.0,
             knn_tema_weight: 0.0,
             knn_k: 5,
-            knn_min: 0.12,
+            knn_min: 0.3,
             temperature: 0.05,
             low_confidence_below: 0.5,
             refine_min: 4.0,

@@ -11,6 +11,10 @@ const SYNONYM_WEIGHT: f32 = 0.6;
 const PREFIX_WEIGHT: f32 = 0.7;
 /// Shortest prefix taken for a stem: shorter ones join unrelated words.
 const MIN_PREFIX_CHARS: usize = 5;
+/// How much a known stem one typo away weighs against the stem itself.
+const TYPO_WEIGHT: f32 = 0.7;
+/// Shortest stem that is read as a typo of another.
+const MIN_TYPO_CHARS: usize = 5;
 
 /// The IDF of a stem the classifier never uses (street names, family words, typos): such
 /// words say little about the topic, yet two appeals sharing several of them are likely
@@ -61,19 +65,25 @@ impl Query {
         }
         // A stem the classifier lacks often extends one it has (`археологическ` and the
         // cue `археолог`, `водоснабженческ`...): the longest such prefix stands in for it.
+        // Failing that, it may be a typo of one (`банер` for `баннер`, `котоел`).
         for (&hash, (count, stem, word)) in &counts {
             if table::term(hash).is_some() {
                 continue;
             }
-            let Some((prefix, prefix_hash)) = known_prefix(stem) else {
-                continue;
+            let (known, weight) = match known_prefix(stem) {
+                Some(prefix) => (prefix, PREFIX_WEIGHT),
+                None => match known_typo(stem) {
+                    Some(fixed) => (fixed, TYPO_WEIGHT),
+                    None => continue,
+                },
             };
-            let tf = (1.0 + (*count as f32).ln()) * PREFIX_WEIGHT;
-            let term = terms.entry(prefix_hash).or_insert_with(|| QueryTerm {
-                hash: prefix_hash,
+            let (known, known_hash) = known;
+            let tf = (1.0 + (*count as f32).ln()) * weight;
+            let term = terms.entry(known_hash).or_insert_with(|| QueryTerm {
+                hash: known_hash,
                 tf: 0.0,
-                idf: table::term(prefix_hash).map(|t| t.idf),
-                stem: prefix.to_string(),
+                idf: table::term(known_hash).map(|t| t.idf),
+                stem: known,
                 word: word.clone(),
             });
             if term.tf < tf {
@@ -119,7 +129,7 @@ impl Query {
 
 /// The longest prefix of `stem`, of at least [`MIN_PREFIX_CHARS`] letters, that the
 /// classifier uses.
-fn known_prefix(stem: &str) -> Option<(&str, u32)> {
+fn known_prefix(stem: &str) -> Option<(String, u32)> {
     let ends: Vec<usize> = stem
         .char_indices()
         .map(|(i, _)| i)
@@ -128,8 +138,58 @@ fn known_prefix(stem: &str) -> Option<(&str, u32)> {
     ends.into_iter().rev().find_map(|end| {
         let prefix = &stem[..end];
         let hash = term_hash(prefix);
-        table::term(hash).map(|_| (prefix, hash))
+        table::term(hash).map(|_| (prefix.to_string(), hash))
     })
+}
+
+/// A stem the classifier uses that `stem` becomes by undoing one of the commonest typos:
+/// a letter left out of a double (`банер`), a letter too many (`котоел`), two neighbours
+/// swapped (`свзяи`). Only for stems of at least [`MIN_TYPO_CHARS`] letters: a short
+/// word is one letter away from too many others.
+fn known_typo(stem: &str) -> Option<(String, u32)> {
+    let chars: Vec<char> = stem.chars().collect();
+    let n = chars.len();
+    if n < MIN_TYPO_CHARS {
+        return None;
+    }
+    // Each variant is spelt into one reused buffer: this runs for every unknown stem.
+    let mut variant = String::with_capacity(stem.len() + 4);
+    let mut known = |spell: &dyn Fn(&mut String)| {
+        variant.clear();
+        spell(&mut variant);
+        let hash = term_hash(&variant);
+        table::term(hash).map(|_| (variant.clone(), hash))
+    };
+    for i in 0..n {
+        let doubled = |v: &mut String| {
+            v.extend(&chars[..=i]);
+            v.extend(&chars[i..]);
+        };
+        if let Some(found) = known(&doubled) {
+            return Some(found);
+        }
+    }
+    for i in 0..n {
+        let dropped = |v: &mut String| {
+            v.extend(&chars[..i]);
+            v.extend(&chars[i + 1..]);
+        };
+        if let Some(found) = known(&dropped) {
+            return Some(found);
+        }
+    }
+    for i in 1..n {
+        let swapped = |v: &mut String| {
+            v.extend(&chars[..i - 1]);
+            v.push(chars[i]);
+            v.push(chars[i - 1]);
+            v.extend(&chars[i + 1..]);
+        };
+        if let Some(found) = known(&swapped) {
+            return Some(found);
+        }
+    }
+    None
 }
 
 pub fn normalise(v: &mut [(u32, f32)]) {

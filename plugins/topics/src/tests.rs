@@ -356,3 +356,21 @@ fn stems_and_words() {
     assert_eq!(stems, ["отоплен", "батар", "елк", "ук"]);
     assert_eq!(query::display("отоплен", "отопление"), "отоплен(ие)");
 }
+
+#[test]
+fn a_typo_reads_as_the_word_it_misspells() {
+    let t = text::Tokenizer::new();
+    // «банере» for «баннере»: one letter of a double left out.
+    let q = query::Query::new(&t, "Почему на банере у остановки такая картинка?");
+    let banner = text::term_hash("баннер");
+    assert!(
+        q.terms.iter().any(|term| term.hash == banner),
+        "{:?}",
+        q.terms
+    );
+    let a = classify_text("Почему на банере у дороги изображено такое?", &[]);
+    assert_eq!(a.best.code, "0003.0012.0137.0885", "{}", a.best.name);
+    // A short word is never «corrected»: too many words are one letter away from it.
+    let q = query::Query::new(&t, "дом");
+    assert_eq!(q.terms.len(), 1);
+}
