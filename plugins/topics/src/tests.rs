@@ -391,3 +391,21 @@ fn a_typo_reads_as_the_word_it_misspells() {
     let q = query::Query::new(&t, "дом");
     assert_eq!(q.terms.len(), 1);
 }
+
+#[test]
+fn a_code_of_law_is_read_as_its_name() {
+    let t = text::Tokenizer::new();
+    let words = |s: &str| -> Vec<String> { t.tokens(s).into_iter().map(|t| t.word).collect() };
+    assert_eq!(
+        words("ст. 140 УК РФ и ст. 5.39 КоАП"),
+        [
+            "уголовный",
+            "кодекс",
+            "кодекс",
+            "административных",
+            "правонарушениях"
+        ]
+    );
+    // Without «РФ», «УК» is the management company of a house.
+    assert_eq!(words("УК не убирает подъезд"), ["ук", "убирает", "подъезд"]);
+}

@@ -165,7 +165,6 @@ const STOP_WORDS: &[&str] = &[
     "может",
     "могу",
     "могут",
-    "есть",
     "этом",
     "всё",
     "ещё",
@@ -219,7 +218,6 @@ const STOP_WORDS: &[&str] = &[
     "данные",
     "данных",
     "связи",
-    "также",
     "т.е",
     "год",
     "года",
@@ -231,7 +229,6 @@ const STOP_WORDS: &[&str] = &[
     "сегодня",
     "числе",
     "исключением",
-    "за",
     "иные",
     "иных",
     "иной",
@@ -248,7 +245,6 @@ const STOP_WORDS: &[&str] = &[
     "субъекта",
     "отдельных",
     "категорий",
-    "том",
     "тч",
     "ст",
     "п",
@@ -305,6 +301,30 @@ const STOP_WORDS: &[&str] = &[
     "связанных",
     "связанные",
     "иное",
+    // Pronouns, numerals and particles whose stems («эт», «мен», «им», «одн», «лиш»)
+    // coincide with stems of the classifier's words.
+    "этим",
+    "этими",
+    "этих",
+    "этому",
+    "эту",
+    "меня",
+    "менее",
+    "ими",
+    "ним",
+    "ними",
+    "лишь",
+    "путем",
+    "виде",
+    "один",
+    "одна",
+    "одно",
+    "одни",
+    "одного",
+    "одной",
+    "одном",
+    "одну",
+    "одним",
     "иная",
     "иную",
     "иного",
@@ -379,7 +399,23 @@ impl Tokenizer {
     }
 
     pub fn tokens(&self, text: &str) -> Vec<Token> {
-        words(text)
+        let mut words: Vec<String> = words(text).collect();
+        let mut spelt: Vec<String> = Vec::with_capacity(words.len());
+        let mut i = 0;
+        while i < words.len() {
+            match code_of_law(&words[i], words.get(i + 1).map(String::as_str)) {
+                Some((name, used)) => {
+                    spelt.extend(name.split(' ').map(String::from));
+                    i += used;
+                }
+                None => {
+                    spelt.push(std::mem::take(&mut words[i]));
+                    i += 1;
+                }
+            }
+        }
+        spelt
+            .into_iter()
             .filter(|w| w.chars().count() > 1 && !is_stop_word(w))
             .map(|word| Token {
                 stem: self.stem(&word),
@@ -388,6 +424,37 @@ impl Tokenizer {
             .filter(|t| t.stem.chars().count() > 1)
             .collect()
     }
+}
+
+/// The code of law that an abbreviation names, and how many words it takes: «УК РФ» is
+/// the criminal code, not a management company («УК»), and «ЖК РФ» or «ТК РФ» points to
+/// housing or labour. Most of these abbreviations name a code only with «РФ» after them
+/// («ЖК» alone is a housing estate); «КоАП» always does.
+fn code_of_law(abbreviation: &str, next: Option<&str>) -> Option<(&'static str, usize)> {
+    let with_rf = next == Some("рф");
+    if abbreviation == "коап" {
+        return Some((
+            "кодекс об административных правонарушениях",
+            1 + usize::from(with_rf),
+        ));
+    }
+    if !with_rf {
+        return None;
+    }
+    let name = match abbreviation {
+        "ук" => "уголовный кодекс",
+        "упк" => "уголовно-процессуальный кодекс",
+        "гк" => "гражданский кодекс",
+        "гпк" => "гражданский процессуальный кодекс",
+        "жк" => "жилищный кодекс",
+        "зк" => "земельный кодекс",
+        "тк" => "трудовой кодекс",
+        "нк" => "налоговый кодекс",
+        "ск" => "семейный кодекс",
+        "бк" => "бюджетный кодекс",
+        _ => return None,
+    };
+    Some((name, 2))
 }
 
 /// FNV-1a of a stem: terms are kept as 32-bit hashes in the compiled index and in the
