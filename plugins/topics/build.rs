@@ -7,6 +7,8 @@
 //!   level and its parent;
 //! - `TERMS` / `POSTINGS`: an inverted index from stem hash to the entries whose enriched
 //!   wording holds the stem, with a cosine-normalised TF-IDF weight;
+//! - `TERM_FILTER`: a bitmap of the low 16 bits of every term's hash, to turn away most
+//!   stems that are not terms without a search;
 //! - `OWN_TERMS`: each entry's own stems (without its parents'), which decide whether a
 //!   подвопрос clearly fits;
 //! - `SYNONYMS`: the appeal-side synonym table, stemmed.
@@ -286,6 +288,14 @@ fn generate(rows: &[Row]) -> String {
         at += list.len();
     }
     out.push_str("];\n");
+    // One bit per low 16 bits of a term's hash: most stems looked up (names, typo
+    // variants) are not terms, and the filter turns them away without a search.
+    let mut filter = [0u64; 1024];
+    for h in postings.keys() {
+        let low = (h & 0xffff) as usize;
+        filter[low / 64] |= 1 << (low % 64);
+    }
+    writeln!(out, "pub static TERM_FILTER: [u64; 1024] = {filter:?};").unwrap();
     writeln!(out, "pub static POSTINGS: [(u16, u16); {total}] = [").unwrap();
     for (_, list) in postings.values() {
         for (e, w) in list {

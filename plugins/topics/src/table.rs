@@ -70,6 +70,10 @@ pub fn ancestor_at(mut index: usize, level: u8) -> usize {
 }
 
 pub fn term(hash: u32) -> Option<&'static Term> {
+    let low = (hash & 0xffff) as usize;
+    if TERM_FILTER[low / 64] & (1 << (low % 64)) == 0 {
+        return None;
+    }
     TERMS
         .binary_search_by_key(&hash, |t| t.hash)
         .ok()
