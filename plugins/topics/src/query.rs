@@ -70,14 +70,13 @@ impl Query {
             if table::term(hash).is_some() {
                 continue;
             }
-            let (known, weight) = match known_prefix(stem) {
+            let ((known, known_hash), weight) = match known_prefix(stem) {
                 Some(prefix) => (prefix, PREFIX_WEIGHT),
                 None => match known_typo(stem) {
                     Some(fixed) => (fixed, TYPO_WEIGHT),
                     None => continue,
                 },
             };
-            let (known, known_hash) = known;
             let tf = (1.0 + (*count as f32).ln()) * weight;
             let term = terms.entry(known_hash).or_insert_with(|| QueryTerm {
                 hash: known_hash,
@@ -152,44 +151,43 @@ fn known_typo(stem: &str) -> Option<(String, u32)> {
     if n < MIN_TYPO_CHARS {
         return None;
     }
-    // Each variant is spelt into one reused buffer: this runs for every unknown stem.
+    let mut typos = (0..n)
+        .map(Typo::LostDouble)
+        .chain((0..n).map(Typo::Extra))
+        .chain((1..n).map(Typo::Swapped));
+    // This runs for every unknown stem: each variant is spelt into one reused buffer.
     let mut variant = String::with_capacity(stem.len() + 4);
-    let mut known = |spell: &dyn Fn(&mut String)| {
+    typos.find_map(|typo| {
         variant.clear();
-        spell(&mut variant);
+        match typo {
+            Typo::LostDouble(i) => {
+                variant.extend(&chars[..=i]);
+                variant.extend(&chars[i..]);
+            }
+            Typo::Extra(i) => {
+                variant.extend(&chars[..i]);
+                variant.extend(&chars[i + 1..]);
+            }
+            Typo::Swapped(i) => {
+                variant.extend(&chars[..i - 1]);
+                variant.extend([chars[i], chars[i - 1]]);
+                variant.extend(&chars[i + 1..]);
+            }
+        }
         let hash = term_hash(&variant);
         table::term(hash).map(|_| (variant.clone(), hash))
-    };
-    for i in 0..n {
-        let doubled = |v: &mut String| {
-            v.extend(&chars[..=i]);
-            v.extend(&chars[i..]);
-        };
-        if let Some(found) = known(&doubled) {
-            return Some(found);
-        }
-    }
-    for i in 0..n {
-        let dropped = |v: &mut String| {
-            v.extend(&chars[..i]);
-            v.extend(&chars[i + 1..]);
-        };
-        if let Some(found) = known(&dropped) {
-            return Some(found);
-        }
-    }
-    for i in 1..n {
-        let swapped = |v: &mut String| {
-            v.extend(&chars[..i - 1]);
-            v.push(chars[i]);
-            v.push(chars[i - 1]);
-            v.extend(&chars[i + 1..]);
-        };
-        if let Some(found) = known(&swapped) {
-            return Some(found);
-        }
-    }
-    None
+    })
+}
+
+/// A typo [`known_typo`] undoes, by the position of the letter concerned.
+#[derive(Clone, Copy)]
+enum Typo {
+    /// The letter at this position should be doubled.
+    LostDouble(usize),
+    /// The letter at this position should not be there.
+    Extra(usize),
+    /// The letters at this position and the one before are swapped.
+    Swapped(usize),
 }
 
 pub fn normalise(v: &mut [(u32, f32)]) {
