@@ -8,6 +8,10 @@
 //! there. These functions answer `А`–`я`, `Ё` and `ё` directly and give every other
 //! character to the standard library, so they agree with it on every `char` (a test
 //! checks all of them).
+//!
+//! [`contains_char`] is here for the same reason: `str::contains` with a character
+//! outside ASCII searches for its UTF-8 bytes as a string, which natively is a SIMD scan
+//! and inside WebAssembly sets up a Two-Way searcher on every call.
 
 /// `А`–`Я`, `Ё`.
 fn is_russian_upper(c: char) -> bool {
@@ -98,18 +102,40 @@ pub fn lowercase_char(c: char) -> char {
     }
 }
 
+/// Same as `text.contains(c)`.
+pub fn contains_char(text: &str, c: char) -> bool {
+    if c.is_ascii() {
+        return text.as_bytes().contains(&(c as u8));
+    }
+    let mut buffer = [0u8; 4];
+    let needle = c.encode_utf8(&mut buffer).as_bytes();
+    // The last byte of a character outside ASCII is a continuation byte, rarer in Russian
+    // text than the lead bytes that every Cyrillic letter shares.
+    let last = needle.len() - 1;
+    let bytes = text.as_bytes();
+    (last..bytes.len())
+        .any(|end| bytes[end] == needle[last] && bytes[end - last..end] == needle[..last])
+}
+
 /// Same as [`str::to_lowercase`].
 pub fn to_lowercase(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_lowercase_str(&mut out, text);
+    out
+}
+
+/// Appends [`to_lowercase`] of `text` to `out`: for lower-casing many words into one
+/// reused buffer.
+pub fn push_lowercase_str(out: &mut String, text: &str) {
     // Σ lower-cases to ς or σ depending on its neighbours; the standard library knows
     // the rule, so a text with a capital sigma goes to it whole.
-    if text.contains('Σ') {
-        return text.to_lowercase();
+    if contains_char(text, 'Σ') {
+        out.push_str(&text.to_lowercase());
+        return;
     }
-    let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        push_lowercase(&mut out, c);
+        push_lowercase(out, c);
     }
-    out
 }
 
 #[cfg(test)]
@@ -127,6 +153,24 @@ mod tests {
             assert_eq!(is_alphanumeric(c), c.is_alphanumeric(), "{c:?}");
             assert_eq!(is_uppercase(c), c.is_uppercase(), "{c:?}");
             assert_eq!(is_lowercase(c), c.is_lowercase(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn contains_char_agrees_with_the_standard_library() {
+        let texts = [
+            "",
+            "ё",
+            "Ёлка и ещё",
+            "ΣΑΣ",
+            "a\u{10348}b",
+            "приёмная",
+            "abc",
+        ];
+        for text in texts {
+            for c in ['ё', 'Ё', 'е', 'Σ', 'a', 'c', '\u{10348}', '\u{348}', 'я'] {
+                assert_eq!(contains_char(text, c), text.contains(c), "{text:?} {c:?}");
+            }
         }
     }
 

@@ -80,7 +80,7 @@ pub fn classify_with_rules(
 }
 
 /// Index of the first token with each stem.
-fn first_positions(tokens: &[Token]) -> HashMap<&str, usize> {
+fn first_positions<'a>(tokens: &'a [Token]) -> HashMap<&'a str, usize> {
     let mut first = HashMap::with_capacity(tokens.len());
     for (i, token) in tokens.iter().enumerate() {
         first.entry(token.stem.as_str()).or_insert(i);
@@ -93,7 +93,7 @@ fn find(entry: &[String], tokens: &[Token], first_at: &HashMap<&str, usize>) -> 
     let (head, rest) = entry.split_first()?;
     let start = *first_at.get(head.as_str())?;
     if rest.is_empty() {
-        return Some(tokens[start].surface.clone());
+        return Some(tokens[start].surface());
     }
     tokens[start..]
         .windows(entry.len())
@@ -101,7 +101,7 @@ fn find(entry: &[String], tokens: &[Token], first_at: &HashMap<&str, usize>) -> 
         .map(|window| {
             window
                 .iter()
-                .map(|t| t.surface.as_str())
+                .map(Token::surface)
                 .collect::<Vec<_>>()
                 .join(" ")
         })

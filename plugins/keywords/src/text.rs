@@ -3,11 +3,21 @@
 
 use rust_stemmers::{Algorithm, Stemmer};
 
-/// A word of the text as it was written (lower-cased) and its stem.
+/// A word of the text and its stem.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Token {
-    pub surface: String,
+pub(crate) struct Token<'t> {
+    /// The word as the text wrote it.
+    pub written: &'t str,
     pub stem: String,
+}
+
+impl Token<'_> {
+    /// The word lower-cased, with `ё` as `е`: how a matched word is reported.
+    pub fn surface(&self) -> String {
+        let mut surface = String::new();
+        normalize_into(self.written, &mut surface);
+        surface
+    }
 }
 
 pub(crate) struct Stems {
@@ -24,13 +34,16 @@ impl Stems {
     /// Splits `text` at every character that is not a letter or digit (punctuation,
     /// spaces, hyphens), lower-cases each word and writes `ё` as `е`, as most Russian
     /// text does, so a rule written either way matches both.
-    pub fn tokens(&self, text: &str) -> Vec<Token> {
+    pub fn tokens<'t>(&self, text: &'t str) -> Vec<Token<'t>> {
+        // One buffer for every word's lower case: only the stem is kept per word, and an
+        // allocation costs more inside the sandbox than natively.
+        let mut lower = String::new();
         text.split(|c: char| !okno_sdk::text::is_alphanumeric(c))
             .filter(|w| !w.is_empty())
-            .map(|word| {
-                let surface = normalize(word);
-                let stem = fold_stem(self.stemmer.stem(&surface).into_owned());
-                Token { surface, stem }
+            .map(|written| {
+                normalize_into(written, &mut lower);
+                let stem = fold_stem(self.stemmer.stem(&lower).into_owned());
+                Token { written, stem }
             })
             .collect()
     }
@@ -52,12 +65,12 @@ fn fold_stem(mut stem: String) -> String {
     stem
 }
 
-fn normalize(word: &str) -> String {
-    let lower = okno_sdk::text::to_lowercase(word);
-    if lower.contains('ё') {
-        lower.replace('ё', "е")
-    } else {
-        lower
+/// Writes `word` lower-cased, with `ё` as `е`, into `out` (cleared first).
+fn normalize_into(word: &str, out: &mut String) {
+    out.clear();
+    okno_sdk::text::push_lowercase_str(out, word);
+    if okno_sdk::text::contains_char(out, 'ё') {
+        *out = out.replace('ё', "е");
     }
 }
 
@@ -89,7 +102,7 @@ mod tests {
     #[test]
     fn splits_on_punctuation_and_folds_yo() {
         let tokens = Stems::russian().tokens("Ёлка,ещё!(батареи)—холодно");
-        let surfaces: Vec<&str> = tokens.iter().map(|t| t.surface.as_str()).collect();
+        let surfaces: Vec<String> = tokens.iter().map(Token::surface).collect();
         assert_eq!(surfaces, ["елка", "еще", "батареи", "холодно"]);
     }
 }

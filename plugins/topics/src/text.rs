@@ -364,7 +364,7 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|w| !w.is_empty())
         .map(|w| {
             let lower = okno_sdk::text::to_lowercase(w);
-            if lower.contains('ё') {
+            if okno_sdk::text::contains_char(&lower, 'ё') {
                 lower.replace('ё', "е")
             } else {
                 lower
