@@ -175,7 +175,7 @@ pub const INTENSIFIERS: &[&str] = &[
 /// Words that negate the word after them, within a short window.
 pub const NEGATORS: &[&str] = &["не", "ни", "нет", "без"];
 
-/// Multi-word cues found in the normalised text; weight negative for complaints.
+/// Multi-word cues, matched on consecutive words; weight negative for complaints.
 pub const PHRASES: &[(&str, f32)] = &[
     ("благодарить не за что", -3.5),
     ("в который раз", -1.0),

@@ -6,9 +6,11 @@
 //! complaints and thanks are made of. The score is in [-1, 1]; the reasons list the
 //! cues, so an official can see why a message was read as angry.
 
+mod index;
 mod lexicon;
 mod text;
 
+use index::{has_phrase, WeightIndex};
 use lexicon::{INTENSIFIERS, NEGATIVE, NEGATIVE_WHEN_NEGATED, NEGATORS, PHRASES, POSITIVE};
 use okno_sdk::prelude::*;
 use rust_stemmers::{Algorithm, Stemmer};
@@ -29,22 +31,6 @@ const MODALS: &[&str] = &[
     "спеш",
     "жела",
 ];
-
-fn matches(entry: &str, word: &str, stem: &str) -> bool {
-    // Four letters or more, without counting all of them: this runs for every word
-    // against every lexicon entry.
-    if entry.chars().nth(3).is_some() {
-        word.starts_with(entry)
-    } else {
-        stem == entry
-    }
-}
-
-fn weight(list: &[(&str, f32)], word: &str, stem: &str) -> Option<f32> {
-    list.iter()
-        .find(|(e, _)| matches(e, word, stem))
-        .map(|(_, w)| *w)
-}
 
 fn starts_with_any(word: &str, prefixes: &[&str]) -> bool {
     prefixes.iter().any(|p| word.starts_with(p))
@@ -77,6 +63,7 @@ pub fn assess(input: &str) -> Sentiment {
         .iter()
         .map(|w| stemmer.stem(&w.lower).into_owned())
         .collect();
+    let (positive, negative) = (WeightIndex::new(POSITIVE), WeightIndex::new(NEGATIVE));
     let mut tally = Tally::default();
     let mut negator_used = vec![false; words.len()];
     // Positive words in quotes: irony or a name, decided once the rest is known.
@@ -122,7 +109,7 @@ pub fn assess(input: &str) -> Sentiment {
         {
             negator_used[n] = true;
             tally.add(-boost, format!("negated «{}»", phrase(n)));
-        } else if let Some(w) = weight(POSITIVE, lower, stem) {
+        } else if let Some(w) = positive.weight(lower, stem) {
             if let Some(n) = negator {
                 negator_used[n] = true;
                 tally.add(-0.8 * w * boost, format!("negated «{}»", phrase(n)));
@@ -131,7 +118,7 @@ pub fn assess(input: &str) -> Sentiment {
             } else {
                 tally.add(w * boost, format!("positive «{}»", word.original));
             }
-        } else if let Some(w) = weight(NEGATIVE, lower, stem) {
+        } else if let Some(w) = negative.weight(lower, stem) {
             if let Some(n) = negator {
                 negator_used[n] = true;
                 tally.add(0.5 * w, format!("negated «{}»", phrase(n)));
@@ -154,9 +141,8 @@ pub fn assess(input: &str) -> Sentiment {
         }
     }
 
-    let padded = format!(" {} ", text.normalised);
     for (phrase, w) in PHRASES {
-        if padded.contains(&format!(" {phrase} ")) {
+        if has_phrase(words, phrase) {
             tally.add(*w, format!("phrase «{phrase}»"));
         }
     }
