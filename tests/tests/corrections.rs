@@ -306,6 +306,13 @@ async fn eval_reports_every_measure_on_the_reference_appeals() {
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         assert!(report.mean_ms > 0.0 && report.p99_ms > 0.0);
         assert_eq!(report.examples, if leave_one_out { 42 } else { 0 });
+        // With examples, the first call on each fresh kv indexes them and is reported
+        // apart from the time per call.
+        assert_eq!(
+            value.get("first_call_mean_ms").is_some(),
+            leave_one_out,
+            "{value}"
+        );
         // The classifier's own wording gets most appeals into the right раздел.
         assert!(report.section > 0.5, "{value}");
     }
