@@ -24,6 +24,20 @@ struct Word<'a> {
     stem: String,
     original: &'a str,
     sentence: usize,
+    /// [`initial`] of `lower`.
+    initial: u64,
+}
+
+/// A bit for the first letter of a word: one each for `а`–`я`, one shared by everything
+/// else. A pattern matches only words that begin as one of its alternatives does, so
+/// comparing these bits first spares most string comparisons, which inside the sandbox
+/// are calls to a byte-by-byte `memcmp`.
+fn initial(word: &str) -> u64 {
+    match word.chars().next() {
+        Some(c @ 'а'..='я') => 1 << (c as u32 - 'а' as u32),
+        Some(_) => 1 << 32,
+        None => 0,
+    }
 }
 
 fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
@@ -34,9 +48,13 @@ fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
     let mut start: Option<usize> = None;
     let push = |out: &mut Vec<Word<'a>>, from: usize, to: usize, sentence: usize| {
         let original = &text[from..to];
-        let lower: String = okno_sdk::text::to_lowercase(original).replace('ё', "е");
+        let mut lower = okno_sdk::text::to_lowercase(original);
+        if okno_sdk::text::contains_char(&lower, 'ё') {
+            lower = lower.replace('ё', "е");
+        }
         let stem = stemmer.stem(&lower).into_owned();
         out.push(Word {
+            initial: initial(&lower),
             lower,
             stem,
             original,
@@ -74,15 +92,25 @@ struct Pattern {
     prefixes: Vec<&'static str>,
     /// Shorter alternatives: a word whose stem or whole lower-case form is one matches.
     exact: Vec<&'static str>,
+    /// The [`initial`]s of the alternatives. A word's stem begins as the word does.
+    initials: u64,
 }
 
 impl Pattern {
     fn new(pattern: &'static str) -> Self {
         let (prefixes, exact) = pattern.split('|').partition(|alt| alt.chars().count() >= 4);
-        Pattern { prefixes, exact }
+        let initials = pattern.split('|').fold(0, |bits, alt| bits | initial(alt));
+        Pattern {
+            prefixes,
+            exact,
+            initials,
+        }
     }
 
     fn matches(&self, word: &Word) -> bool {
+        if self.initials & word.initial == 0 {
+            return false;
+        }
         self.prefixes.iter().any(|p| word.lower.starts_with(p))
             || self
                 .exact

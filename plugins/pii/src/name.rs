@@ -92,7 +92,7 @@ fn is_patronymic(t: &Token) -> bool {
     (t.text.chars().count() >= 6 && PATRONYMIC.iter().any(|e| t.ends_with(e)))
         || SHORT_PATRONYMIC_STEMS
             .iter()
-            .any(|stem| CASE_ENDINGS.iter().any(|end| t.is(&format!("{stem}{end}"))))
+            .any(|stem| CASE_ENDINGS.iter().any(|end| t.is_joined(stem, end)))
 }
 
 fn is_name_word(t: &Token) -> bool {

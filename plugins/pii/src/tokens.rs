@@ -55,8 +55,17 @@ impl<'a> Token<'a> {
 
     /// Compares case-insensitively, reading `ё` as `е`, against a lower-case word.
     pub fn is(&self, lower: &str) -> bool {
+        self.is_chars(lower.chars())
+    }
+
+    /// Same as `is(&format!("{head}{tail}"))`, without building the string: this runs
+    /// for every capitalised word against every stem and ending.
+    pub fn is_joined(&self, head: &str, tail: &str) -> bool {
+        self.is_chars(head.chars().chain(tail.chars()))
+    }
+
+    fn is_chars(&self, mut b: impl Iterator<Item = char>) -> bool {
         let mut a = self.text.chars().map(fold);
-        let mut b = lower.chars();
         loop {
             match (a.next(), b.next()) {
                 (None, None) => return true,
