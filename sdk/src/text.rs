@@ -124,6 +124,40 @@ pub fn to_lowercase(text: &str) -> String {
     out
 }
 
+/// [`to_lowercase`] with `ё` written as `е`, as most Russian text writes it: the form in
+/// which the classifiers compare words, so that a word spelt either way matches both.
+pub fn to_lowercase_folded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_lowercase_folded(&mut out, text);
+    out
+}
+
+/// Appends [`to_lowercase_folded`] of `text` to `out`.
+pub fn push_lowercase_folded(out: &mut String, text: &str) {
+    let start = out.len();
+    push_lowercase_str(out, text);
+    if contains_char(&out[start..], 'ё') {
+        let folded = out[start..].replace('ё', "е");
+        out.truncate(start);
+        out.push_str(&folded);
+    }
+}
+
+/// Classes of a word's first letter, for [`initial_class`]: one each for `а`–`я`, one for
+/// everything else.
+pub const INITIAL_CLASSES: usize = 33;
+
+/// The class of the first letter of a lower-case `word`, `None` when it is empty. A word
+/// can begin with another (its stem, a prefix in a word list) only when both are in one
+/// class, so a list indexed by class spares most string comparisons, which inside the
+/// sandbox are calls to a byte-by-byte `memcmp`.
+pub fn initial_class(word: &str) -> Option<usize> {
+    word.chars().next().map(|c| match c {
+        'а'..='я' => c as usize - 'а' as usize,
+        _ => INITIAL_CLASSES - 1,
+    })
+}
+
 /// Appends [`to_lowercase`] of `text` to `out`: for lower-casing many words into one
 /// reused buffer.
 pub fn push_lowercase_str(out: &mut String, text: &str) {
@@ -172,6 +206,26 @@ mod tests {
                 assert_eq!(contains_char(text, c), text.contains(c), "{text:?} {c:?}");
             }
         }
+    }
+
+    #[test]
+    fn folded_lower_case_is_lower_case_with_yo_as_ye() {
+        for text in ["", "Ёлка и ЕЩЁ", "ΣΑΣ ёж", "abc", "приёмная"] {
+            let expected = text.to_lowercase().replace('ё', "е");
+            assert_eq!(to_lowercase_folded(text), expected, "{text:?}");
+            let mut out = String::from("ё:");
+            push_lowercase_folded(&mut out, text);
+            assert_eq!(out, format!("ё:{expected}"), "what was there stays");
+        }
+    }
+
+    #[test]
+    fn initial_classes() {
+        assert_eq!(initial_class(""), None);
+        assert_eq!(initial_class("автобус"), Some(0));
+        assert_eq!(initial_class("яма"), Some(31));
+        assert_eq!(initial_class("№"), Some(INITIAL_CLASSES - 1));
+        assert_eq!(initial_class("ёлка"), Some(INITIAL_CLASSES - 1));
     }
 
     #[test]

@@ -14,9 +14,7 @@ pub(crate) struct Token<'t> {
 impl Token<'_> {
     /// The word lower-cased, with `ё` as `е`: how a matched word is reported.
     pub fn surface(&self) -> String {
-        let mut surface = String::new();
-        normalize_into(self.written, &mut surface);
-        surface
+        okno_sdk::text::to_lowercase_folded(self.written)
     }
 }
 
@@ -41,7 +39,8 @@ impl Stems {
         text.split(|c: char| !okno_sdk::text::is_alphanumeric(c))
             .filter(|w| !w.is_empty())
             .map(|written| {
-                normalize_into(written, &mut lower);
+                lower.clear();
+                okno_sdk::text::push_lowercase_folded(&mut lower, written);
                 let stem = fold_stem(self.stemmer.stem(&lower).into_owned());
                 Token { written, stem }
             })
@@ -63,15 +62,6 @@ fn fold_stem(mut stem: String) -> String {
         stem.pop();
     }
     stem
-}
-
-/// Writes `word` lower-cased, with `ё` as `е`, into `out` (cleared first).
-fn normalize_into(word: &str, out: &mut String) {
-    out.clear();
-    okno_sdk::text::push_lowercase_str(out, word);
-    if okno_sdk::text::contains_char(out, 'ё') {
-        *out = out.replace('ё', "е");
-    }
 }
 
 #[cfg(test)]

@@ -28,16 +28,10 @@ struct Word<'a> {
     initial: u64,
 }
 
-/// A bit for the first letter of a word: one each for `а`–`я`, one shared by everything
-/// else. A pattern matches only words that begin as one of its alternatives does, so
-/// comparing these bits first spares most string comparisons, which inside the sandbox
-/// are calls to a byte-by-byte `memcmp`.
+/// A bit for the [`okno_sdk::text::initial_class`] of a word. A pattern matches only
+/// words that begin as one of its alternatives does, so these bits are compared first.
 fn initial(word: &str) -> u64 {
-    match word.chars().next() {
-        Some(c @ 'а'..='я') => 1 << (c as u32 - 'а' as u32),
-        Some(_) => 1 << 32,
-        None => 0,
-    }
+    okno_sdk::text::initial_class(word).map_or(0, |class| 1 << class)
 }
 
 fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
@@ -48,10 +42,7 @@ fn words<'a>(text: &'a str) -> (Vec<Word<'a>>, bool) {
     let mut start: Option<usize> = None;
     let push = |out: &mut Vec<Word<'a>>, from: usize, to: usize, sentence: usize| {
         let original = &text[from..to];
-        let mut lower = okno_sdk::text::to_lowercase(original);
-        if okno_sdk::text::contains_char(&lower, 'ё') {
-            lower = lower.replace('ё', "е");
-        }
+        let lower = okno_sdk::text::to_lowercase_folded(original);
         let stem = stemmer.stem(&lower).into_owned();
         out.push(Word {
             initial: initial(&lower),

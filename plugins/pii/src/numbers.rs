@@ -20,7 +20,7 @@ fn before(text: &str, pos: usize, bytes: usize) -> String {
     while !text.is_char_boundary(from) {
         from += 1;
     }
-    okno_sdk::text::to_lowercase(&text[from..pos]).replace('ё', "е")
+    okno_sdk::text::to_lowercase_folded(&text[from..pos])
 }
 
 fn is_word_char(c: char) -> bool {

@@ -4,17 +4,9 @@
 //! vectorises both; so the lists are split by first letter, and phrases are matched on
 //! the words already cut rather than searched for in the text.
 
+use okno_sdk::text::{initial_class, INITIAL_CLASSES as BUCKETS};
+
 use crate::text::Word;
-
-/// Buckets: `а`–`я`, then one for anything else (the text folds `ё` into `е`).
-const BUCKETS: usize = 33;
-
-fn bucket(c: char) -> usize {
-    match c {
-        'а'..='я' => c as usize - 'а' as usize,
-        _ => BUCKETS - 1,
-    }
-}
 
 /// An entry matches a word by prefix from four letters up (`хамств` finds `хамство`
 /// and `хамством`); a shorter entry must equal the word's stem (`зл` does not find
@@ -38,7 +30,7 @@ pub struct WeightIndex {
 
 impl WeightIndex {
     pub fn new(list: &'static [(&'static str, f32)]) -> Self {
-        let first = |entry: &str| bucket(entry.chars().next().unwrap_or(' '));
+        let first = |entry: &str| initial_class(entry).unwrap_or(BUCKETS - 1);
         let mut starts = [0u16; BUCKETS + 1];
         for (entry, _) in list {
             starts[first(entry) + 1] += 1;
@@ -64,7 +56,7 @@ impl WeightIndex {
     /// its `stem`. Only entries that begin as the word does can match: a stem is the
     /// start of its word.
     pub fn weight(&self, word: &str, stem: &str) -> Option<f32> {
-        let b = bucket(word.chars().next()?);
+        let b = initial_class(word)?;
         let candidates = &self.order[self.starts[b] as usize..self.starts[b + 1] as usize];
         candidates
             .iter()

@@ -362,14 +362,7 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !okno_sdk::text::is_alphabetic(c) && c != '-')
         .flat_map(|w| w.split('-'))
         .filter(|w| !w.is_empty())
-        .map(|w| {
-            let lower = okno_sdk::text::to_lowercase(w);
-            if okno_sdk::text::contains_char(&lower, 'ё') {
-                lower.replace('ё', "е")
-            } else {
-                lower
-            }
-        })
+        .map(okno_sdk::text::to_lowercase_folded)
 }
 
 /// [`STOP_WORDS`] sorted, for a binary search. The list is kept in groups for reading;
