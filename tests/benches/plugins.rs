@@ -2,16 +2,16 @@
 //!
 //! `cargo bench -p okno-tests --bench plugins` prints a table (figures in README).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okno_hub::model::{Classification, Inbound, Message};
-use okno_hub::runtime::kv::MemoryKv;
-use okno_hub::runtime::{HttpGrant, Limits, Plugin, PluginContext, Runtime, RuntimeOptions};
+use okno_hub::runtime::{Plugin, Runtime, RuntimeOptions};
 use okno_sdk::testing::MockHost;
 use okno_sdk::{Classifier, Connector};
-use okno_tests::{plugin, sample, workspace};
+use okno_tests::{plugin, sample};
+
+mod common;
+use common::{appeals, hub_message};
 
 struct Stats {
     mean: Duration,
@@ -32,45 +32,7 @@ fn us(d: Duration) -> String {
 }
 
 fn load(rt: &Runtime, name: &str, settings: &[(&str, &str)]) -> Plugin {
-    let context = PluginContext {
-        name: name.into(),
-        settings: settings
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
-        http: HttpGrant::none(),
-        kv: Arc::new(MemoryKv::default()),
-        fixed_now: Some(1_790_000_000_000),
-        utc_offset_minutes: 180,
-    };
-    rt.load(
-        &plugin(name),
-        None,
-        None,
-        context,
-        Limits {
-            cpu: Duration::from_secs(1),
-            ..Limits::default()
-        },
-    )
-    .expect("plugin loads")
-}
-
-fn appeals() -> Vec<String> {
-    let text = std::fs::read_to_string(workspace().join("tests/data/appeals_train.jsonl"))
-        .expect("tests/data/appeals_train.jsonl");
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["text"].as_str().map(String::from))
-        .collect()
-}
-
-fn hub_message(body: &str) -> Message {
-    let mut m: Message =
-        serde_json::from_value(serde_json::json!({"channel": "mail", "body": body})).unwrap();
-    m.id = "bench".into();
-    m.received_at = 1_790_000_000_000;
-    m
+    common::load(rt, &plugin(name), name, settings)
 }
 
 fn sdk_message(body: &str) -> okno_sdk::types::Message {
@@ -190,17 +152,7 @@ fn main() {
         |_| okno_sdk::types::Classification::default(),
     );
 
-    let rules: &[(&str, &str)] = &[
-        (
-            "rules.heating.words",
-            "отопление, батарея, теплоснабжение, холодно, горячая вода",
-        ),
-        ("rules.heating.tags", "housing, heating"),
-        ("rules.roads.words", "дорога, яма, асфальт, тротуар"),
-        ("rules.roads.tags", "roads"),
-        ("rules.pension.words", "пенсия, пенсионер, инвалид"),
-        ("rules.pension.tags", "social-support"),
-    ];
+    let rules = common::KEYWORD_RULES;
     let keywords = load(&runtime, "keywords", rules);
     let mut host = MockHost::new();
     for (k, v) in rules {
