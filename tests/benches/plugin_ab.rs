@@ -12,7 +12,8 @@
 //! bench, more than most changes gain. Here both builds run in one process and each
 //! appeal goes through both back to back, in alternating order, so drift weighs on both
 //! alike. Each directory holds `NAME.wasm` for the classifiers compared; a classifier
-//! missing from either is skipped.
+//! missing from either is skipped, with a line saying so. A relative directory is taken
+//! from the workspace root.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,13 +24,23 @@ use okno_sdk::testing::MockHost;
 
 mod common;
 use common::{appeals, hub_message, load, KEYWORD_RULES};
+use okno_tests::workspace;
 
 const CLASSIFIERS: [&str; 5] = ["keywords", "topics", "sentiment", "kind", "pii"];
 
+/// The directory `variable` names; a relative one is taken from the workspace root, since
+/// cargo runs a bench in its package's directory.
 fn directory(variable: &str) -> PathBuf {
-    std::env::var_os(variable)
+    let dir = std::env::var_os(variable)
         .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("{variable} must name a directory of plugin builds"))
+        .unwrap_or_else(|| panic!("{variable} must name a directory of plugin builds"));
+    let dir = workspace().join(dir);
+    assert!(
+        dir.is_dir(),
+        "{variable}: {} is not a directory",
+        dir.display()
+    );
+    dir
 }
 
 fn call(rt: &tokio::runtime::Runtime, plugin: &Plugin, message: &Message) -> Duration {
@@ -58,7 +69,11 @@ fn main() {
     for name in CLASSIFIERS {
         let file = format!("{name}.wasm");
         let (before_path, after_path) = (before_dir.join(&file), after_dir.join(&file));
-        if !before_path.exists() || !after_path.exists() {
+        if let Some(missing) = [&before_path, &after_path]
+            .into_iter()
+            .find(|p| !p.exists())
+        {
+            eprintln!("{name}: skipped, no {}", missing.display());
             continue;
         }
         let settings = if name == "keywords" {

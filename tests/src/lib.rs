@@ -22,6 +22,22 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// A plugin's context as the hub builds it from a config entry with `settings`: no HTTP
+/// grant, an empty kv of its own, the real clock, Moscow's UTC offset.
+pub fn plugin_context(name: &str, settings: &[(&str, &str)]) -> okno_hub::runtime::PluginContext {
+    okno_hub::runtime::PluginContext {
+        name: name.into(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        http: okno_hub::runtime::HttpGrant::none(),
+        kv: Arc::new(okno_hub::runtime::kv::MemoryKv::default()),
+        fixed_now: None,
+        utc_offset_minutes: 180,
+    }
+}
+
 /// Every plugin (reference and hostile) built for wasm32-wasip2, once per test binary.
 pub fn plugins() -> &'static BTreeMap<String, PathBuf> {
     static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();

@@ -1,14 +1,12 @@
 //! The plugin runtime with real components: reference plugins on real inputs, hostile
 //! plugins contained, pins enforced.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okno_hub::model::{Channel, Classification, Inbound, Message};
-use okno_hub::runtime::kv::MemoryKv;
 use okno_hub::runtime::{
-    CallError, HttpGrant, Limits, LoadError, Plugin, PluginContext, Runtime, RuntimeOptions, World,
+    CallError, Limits, LoadError, Plugin, PluginContext, Runtime, RuntimeOptions, World,
 };
 use okno_tests::{plugin, sample, sha256_of};
 
@@ -17,17 +15,7 @@ fn runtime() -> Arc<Runtime> {
 }
 
 fn context(name: &str, settings: &[(&str, &str)]) -> PluginContext {
-    PluginContext {
-        name: name.into(),
-        settings: settings
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
-        http: HttpGrant::none(),
-        kv: Arc::new(MemoryKv::default()),
-        fixed_now: None,
-        utc_offset_minutes: 180,
-    }
+    okno_tests::plugin_context(name, settings)
 }
 
 fn load(rt: &Runtime, file: &str, settings: &[(&str, &str)], limits: Limits) -> Plugin {

@@ -1,14 +1,11 @@
 //! What the plugin benchmarks share: loading a plugin, the inputs, the keyword rules.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use okno_hub::model::Message;
-use okno_hub::runtime::kv::MemoryKv;
-use okno_hub::runtime::{HttpGrant, Limits, Plugin, PluginContext, Runtime};
-use okno_tests::workspace;
+use okno_hub::runtime::{Limits, Plugin, PluginContext, Runtime};
+use okno_tests::{plugin_context, workspace};
 
 /// The keywords plugin's settings in the benchmarks: three rules, as an admin would write.
 pub const KEYWORD_RULES: &[(&str, &str)] = &[
@@ -27,15 +24,9 @@ pub const KEYWORD_RULES: &[(&str, &str)] = &[
 /// a 10 KB appeal on a slow machine.
 pub fn load(rt: &Runtime, path: &Path, name: &str, settings: &[(&str, &str)]) -> Plugin {
     let context = PluginContext {
-        name: name.into(),
-        settings: settings
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
-        http: HttpGrant::none(),
-        kv: Arc::new(MemoryKv::default()),
+        // The plugins' output does not depend on the day the bench runs.
         fixed_now: Some(1_790_000_000_000),
-        utc_offset_minutes: 180,
+        ..plugin_context(name, settings)
     };
     rt.load(
         path,
