@@ -132,14 +132,20 @@ pub fn to_lowercase_folded(text: &str) -> String {
     out
 }
 
-/// Appends [`to_lowercase_folded`] of `text` to `out`.
+/// Appends [`to_lowercase_folded`] of `text` to `out`, in one pass over `text`.
 pub fn push_lowercase_folded(out: &mut String, text: &str) {
     let start = out.len();
-    push_lowercase_str(out, text);
-    if contains_char(&out[start..], 'ё') {
-        let folded = out[start..].replace('ё', "е");
-        out.truncate(start);
-        out.push_str(&folded);
+    out.reserve(text.len());
+    for c in text.chars() {
+        match c {
+            'Ё' | 'ё' => out.push('е'),
+            'Σ' => {
+                out.truncate(start);
+                out.push_str(&text.to_lowercase().replace('ё', "е"));
+                return;
+            }
+            _ => push_lowercase(out, c),
+        }
     }
 }
 
@@ -161,13 +167,17 @@ pub fn initial_class(word: &str) -> Option<usize> {
 /// Appends [`to_lowercase`] of `text` to `out`: for lower-casing many words into one
 /// reused buffer.
 pub fn push_lowercase_str(out: &mut String, text: &str) {
-    // Σ lower-cases to ς or σ depending on its neighbours; the standard library knows
-    // the rule, so a text with a capital sigma goes to it whole.
-    if contains_char(text, 'Σ') {
-        out.push_str(&text.to_lowercase());
-        return;
-    }
+    let start = out.len();
+    out.reserve(text.len());
     for c in text.chars() {
+        if c == 'Σ' {
+            // Σ lower-cases to ς or σ depending on its neighbours; the standard library
+            // knows the rule, so a text with a capital sigma goes to it whole. Checking
+            // here rather than searching the text first spares Russian text a pass.
+            out.truncate(start);
+            out.push_str(&text.to_lowercase());
+            return;
+        }
         push_lowercase(out, c);
     }
 }
@@ -249,6 +259,11 @@ mod tests {
             "",
         ] {
             assert_eq!(to_lowercase(text), text.to_lowercase(), "{text}");
+            // A capital sigma found halfway sends the whole text to the standard
+            // library; what the buffer held before stays.
+            let mut out = String::from("Σ:");
+            push_lowercase_str(&mut out, text);
+            assert_eq!(out, format!("Σ:{}", text.to_lowercase()), "{text}");
         }
     }
 }
