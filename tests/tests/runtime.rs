@@ -5,22 +5,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use okno_hub::model::{Channel, Classification, Inbound, Message};
-use okno_hub::runtime::{
-    CallError, Limits, LoadError, Plugin, PluginContext, Runtime, RuntimeOptions, World,
-};
-use okno_tests::{plugin, sample, sha256_of};
+use okno_hub::runtime::{CallError, Limits, LoadError, Plugin, Runtime, RuntimeOptions, World};
+use okno_tests::{plugin, plugin_context, sample, sha256_of};
 
 fn runtime() -> Arc<Runtime> {
     Runtime::new(RuntimeOptions::default()).expect("engine")
 }
 
-fn context(name: &str, settings: &[(&str, &str)]) -> PluginContext {
-    okno_tests::plugin_context(name, settings)
-}
-
 fn load(rt: &Runtime, file: &str, settings: &[(&str, &str)], limits: Limits) -> Plugin {
-    rt.load(&plugin(file), None, None, context(file, settings), limits)
-        .unwrap_or_else(|e| panic!("loading {file}: {e}"))
+    rt.load(
+        &plugin(file),
+        None,
+        None,
+        plugin_context(file, settings),
+        limits,
+    )
+    .unwrap_or_else(|e| panic!("loading {file}: {e}"))
 }
 
 fn message(body: &str) -> Message {
@@ -274,7 +274,7 @@ async fn a_filesystem_import_is_refused_at_load() {
             &plugin("fs-reader"),
             None,
             None,
-            context("fs-reader", &[]),
+            plugin_context("fs-reader", &[]),
             Limits::default(),
         )
         .err()
@@ -300,7 +300,7 @@ async fn a_wrong_sha256_is_refused_naming_both_hashes() {
             &file,
             Some(&wrong),
             None,
-            context("keywords", &[]),
+            plugin_context("keywords", &[]),
             Limits::default(),
         )
         .err()
@@ -320,7 +320,7 @@ async fn the_wrong_world_for_a_step_is_refused() {
             &plugin("keywords"),
             None,
             Some(World::Policy),
-            context("keywords", &[]),
+            plugin_context("keywords", &[]),
             Limits::default(),
         )
         .err()
