@@ -132,16 +132,37 @@ pub fn to_lowercase_folded(text: &str) -> String {
     out
 }
 
-/// Appends [`to_lowercase_folded`] of `text` to `out`, in one pass over `text`.
+/// Appends [`to_lowercase`] of `text` to `out`: for lower-casing many words into one
+/// reused buffer.
+pub fn push_lowercase_str(out: &mut String, text: &str) {
+    push_lowercase_text(out, text, false);
+}
+
+/// Appends [`to_lowercase_folded`] of `text` to `out`.
 pub fn push_lowercase_folded(out: &mut String, text: &str) {
+    push_lowercase_text(out, text, true);
+}
+
+/// Lower-cases `text` onto `out` in one pass, with `ё` as `е` when `fold_yo`.
+#[inline]
+fn push_lowercase_text(out: &mut String, text: &str, fold_yo: bool) {
     let start = out.len();
     out.reserve(text.len());
     for c in text.chars() {
         match c {
-            'Ё' | 'ё' => out.push('е'),
+            'Ё' | 'ё' if fold_yo => out.push('е'),
             'Σ' => {
+                // Σ lower-cases to ς or σ depending on its neighbours; the standard
+                // library knows the rule, so a text with a capital sigma goes to it
+                // whole. Checking here rather than searching the text first spares
+                // Russian text a pass.
                 out.truncate(start);
-                out.push_str(&text.to_lowercase().replace('ё', "е"));
+                let lower = text.to_lowercase();
+                out.push_str(&if fold_yo {
+                    lower.replace('ё', "е")
+                } else {
+                    lower
+                });
                 return;
             }
             _ => push_lowercase(out, c),
@@ -162,24 +183,6 @@ pub fn initial_class(word: &str) -> Option<usize> {
         'а'..='я' => c as usize - 'а' as usize,
         _ => INITIAL_CLASSES - 1,
     })
-}
-
-/// Appends [`to_lowercase`] of `text` to `out`: for lower-casing many words into one
-/// reused buffer.
-pub fn push_lowercase_str(out: &mut String, text: &str) {
-    let start = out.len();
-    out.reserve(text.len());
-    for c in text.chars() {
-        if c == 'Σ' {
-            // Σ lower-cases to ς or σ depending on its neighbours; the standard library
-            // knows the rule, so a text with a capital sigma goes to it whole. Checking
-            // here rather than searching the text first spares Russian text a pass.
-            out.truncate(start);
-            out.push_str(&text.to_lowercase());
-            return;
-        }
-        push_lowercase(out, c);
-    }
 }
 
 #[cfg(test)]
