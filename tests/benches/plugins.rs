@@ -101,6 +101,23 @@ fn compare_classifier<N>(
     );
 }
 
+/// One row per `(label, texts, rounds)`: the classifier `name` on each set of inputs.
+fn compare_on_inputs<N>(
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    wasm: &Plugin,
+    host: &MockHost,
+    inputs: &[(&str, &[String], usize)],
+    native: N,
+) where
+    N: Fn(okno_sdk::types::Message) -> okno_sdk::types::Classification,
+{
+    for (label, texts, rounds) in inputs {
+        let label = format!("{name}, {label}");
+        compare_classifier(rt, &label, wasm, host, texts, *rounds, &native);
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -116,7 +133,7 @@ fn main() {
         ten_kb.push_str(a);
         ten_kb.push('\n');
     }
-    let ten_kb = vec![ten_kb];
+    let ten_kb = [ten_kb];
 
     println!("plugin sizes (bytes):");
     for name in [
@@ -152,131 +169,51 @@ fn main() {
         |_| okno_sdk::types::Classification::default(),
     );
 
+    // Each classifier on three kinds of input: the 43 labelled appeals; one 10 KB appeal,
+    // where the text's length dominates; and a one-line appeal (as phone logs and social
+    // networks bring), where what a call costs before the text counts dominates.
+    let one_line = ["Прошу починить батарею, в квартире холодно.".to_string()];
+    let inputs = |appeal_rounds| {
+        [
+            ("43 appeals", &appeals[..], appeal_rounds),
+            ("10 KB appeal", &ten_kb[..], 50),
+            ("one-line appeal", &one_line[..], 2000),
+        ]
+    };
+
     let rules = common::KEYWORD_RULES;
     let keywords = load(&runtime, "keywords", rules);
     let mut host = MockHost::new();
     for (k, v) in rules {
         host = host.setting(k, v);
     }
-    compare_classifier(
-        &rt,
-        "keywords, 43 appeals",
-        &keywords,
-        &host,
-        &appeals,
-        20,
-        |m| {
-            okno_plugin_keywords::Keywords::classify(m, okno_sdk::types::Classification::default())
-                .expect("native keywords")
-        },
-    );
-
+    compare_on_inputs(&rt, "keywords", &keywords, &host, &inputs(20), |m| {
+        okno_plugin_keywords::Keywords::classify(m, Default::default()).expect("native keywords")
+    });
     let topics = load(&runtime, "topics", &[]);
-    compare_classifier(
-        &rt,
-        "topics, 43 appeals",
-        &topics,
-        &MockHost::new(),
-        &appeals,
-        5,
-        |m| {
-            okno_plugin_topics::Topics::classify(m, okno_sdk::types::Classification::default())
-                .expect("native topics")
-        },
-    );
-    compare_classifier(
-        &rt,
-        "topics, 10 KB appeal",
-        &topics,
-        &MockHost::new(),
-        &ten_kb,
-        50,
-        |m| {
-            okno_plugin_topics::Topics::classify(m, okno_sdk::types::Classification::default())
-                .expect("native topics")
-        },
-    );
+    compare_on_inputs(&rt, "topics", &topics, &MockHost::new(), &inputs(5), |m| {
+        okno_plugin_topics::Topics::classify(m, Default::default()).expect("native topics")
+    });
     let sentiment = load(&runtime, "sentiment", &[]);
-    compare_classifier(
+    compare_on_inputs(
         &rt,
-        "sentiment, 43 appeals",
+        "sentiment",
         &sentiment,
         &MockHost::new(),
-        &appeals,
-        20,
+        &inputs(20),
         |m| {
-            okno_plugin_sentiment::SentimentClassifier::classify(
-                m,
-                okno_sdk::types::Classification::default(),
-            )
-            .expect("native sentiment")
-        },
-    );
-    compare_classifier(
-        &rt,
-        "sentiment, 10 KB appeal",
-        &sentiment,
-        &MockHost::new(),
-        &ten_kb,
-        50,
-        |m| {
-            okno_plugin_sentiment::SentimentClassifier::classify(
-                m,
-                okno_sdk::types::Classification::default(),
-            )
-            .expect("native sentiment")
+            okno_plugin_sentiment::SentimentClassifier::classify(m, Default::default())
+                .expect("native sentiment")
         },
     );
     let kind = load(&runtime, "kind", &[]);
-    compare_classifier(
-        &rt,
-        "kind, 43 appeals",
-        &kind,
-        &MockHost::new(),
-        &appeals,
-        20,
-        |m| {
-            okno_plugin_kind::Kind::classify(m, okno_sdk::types::Classification::default())
-                .expect("native kind")
-        },
-    );
-    compare_classifier(
-        &rt,
-        "kind, 10 KB appeal",
-        &kind,
-        &MockHost::new(),
-        &ten_kb,
-        50,
-        |m| {
-            okno_plugin_kind::Kind::classify(m, okno_sdk::types::Classification::default())
-                .expect("native kind")
-        },
-    );
+    compare_on_inputs(&rt, "kind", &kind, &MockHost::new(), &inputs(20), |m| {
+        okno_plugin_kind::Kind::classify(m, Default::default()).expect("native kind")
+    });
     let pii = load(&runtime, "pii", &[]);
-    compare_classifier(
-        &rt,
-        "pii, 43 appeals",
-        &pii,
-        &MockHost::new(),
-        &appeals,
-        20,
-        |m| {
-            okno_plugin_pii::Pii::classify(m, okno_sdk::types::Classification::default())
-                .expect("native pii")
-        },
-    );
-    compare_classifier(
-        &rt,
-        "pii, 10 KB appeal",
-        &pii,
-        &MockHost::new(),
-        &ten_kb,
-        50,
-        |m| {
-            okno_plugin_pii::Pii::classify(m, okno_sdk::types::Classification::default())
-                .expect("native pii")
-        },
-    );
+    compare_on_inputs(&rt, "pii", &pii, &MockHost::new(), &inputs(20), |m| {
+        okno_plugin_pii::Pii::classify(m, Default::default()).expect("native pii")
+    });
 
     // The mail connector's decode on a real koi8-r appeal.
     if !selected("mail decode, koi8-r e-mail") {
