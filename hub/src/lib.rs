@@ -6,9 +6,12 @@
 //! for people and systems, `config` for what an admin writes.
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod classifier_table;
 pub mod cli;
 pub mod config;
+pub mod files;
 pub mod memory;
 pub mod model;
 pub mod observability;
@@ -16,4 +19,5 @@ pub mod pipeline;
 pub mod runtime;
 pub mod sla;
 pub mod store;
+pub mod tls;
 pub mod transport;

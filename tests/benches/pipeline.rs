@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
-use okno_tests::{free_port, mail, plugin, sha256_of};
+use okno_tests::{bearer, free_port, issue_tokens, mail, plugin, sha256_of};
 
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
@@ -62,6 +62,7 @@ fn config(dir: &std::path::Path, listen: &str, sink_port: u16) -> std::path::Pat
     text.push_str(&format!("[[sinks]]\nname = \"sink\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{sink_port}/in\"\nconnector = \"http-json\"\n{}\n[[routes]]\nname = \"all\"\nsinks = [\"sink\"]\n", sink_concurrency()));
     let path = dir.join("okno.toml");
     std::fs::write(&path, text).unwrap();
+    issue_tokens(&dir.join("data"), listen);
     path
 }
 
@@ -172,6 +173,7 @@ async fn main() {
             loop {
                 let r = client
                     .post(&url)
+                    .header("authorization", bearer(&url))
                     .body(body(i))
                     .send()
                     .await
@@ -247,8 +249,10 @@ async fn main() {
     println!("(b) ingest-to-delivery at {rate}/s over {count} messages: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", p(0.5), p(0.99), p(1.0));
 
     // The part of ingest spent waiting for the group commit (the disk flush).
+    let metrics_url = format!("http://{listen}/metrics");
     let metrics = client
-        .get(format!("http://{listen}/metrics"))
+        .get(&metrics_url)
+        .header("authorization", bearer(&metrics_url))
         .send()
         .await
         .unwrap()
@@ -279,8 +283,10 @@ async fn main() {
     };
     slowest.sort();
     for (latency, id) in slowest.iter().rev().take(3) {
+        let record_url = format!("http://{listen}/v1/messages/{id}");
         let record: serde_json::Value = client
-            .get(format!("http://{listen}/v1/messages/{id}"))
+            .get(&record_url)
+            .header("authorization", bearer(&record_url))
             .send()
             .await
             .unwrap()

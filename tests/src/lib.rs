@@ -14,6 +14,7 @@ use axum::routing::post;
 use axum::Router;
 
 pub use okno_hub;
+use okno_hub::auth::{Role, TokenStore};
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -208,7 +209,90 @@ pub fn write_config_with(
     text.push_str(sinks_and_routes);
     let path = dir.join("okno.toml");
     std::fs::write(&path, text).expect("writing the config");
+    issue_tokens(&dir.join("data"), listen);
     path
+}
+
+/// The tokens the tests use against one hub: one per role, and a source token for `mail`.
+#[derive(Clone, Debug)]
+pub struct TestTokens {
+    pub data_dir: PathBuf,
+    pub by_role: BTreeMap<&'static str, String>,
+}
+
+impl TestTokens {
+    pub fn get(&self, role: &str) -> String {
+        self.by_role
+            .get(role)
+            .unwrap_or_else(|| panic!("no test token for role {role}"))
+            .clone()
+    }
+}
+
+fn issued() -> &'static Mutex<BTreeMap<String, TestTokens>> {
+    static ISSUED: OnceLock<Mutex<BTreeMap<String, TestTokens>>> = OnceLock::new();
+    ISSUED.get_or_init(Mutex::default)
+}
+
+/// Issues a token of every role in `data_dir` (the source token bound to `mail`) and
+/// remembers them for the hub listening on `listen`, so that [`bearer`] finds them.
+/// Issuing again for the same data dir gives the same tokens.
+pub fn issue_tokens(data_dir: &Path, listen: &str) -> TestTokens {
+    let mut issued = issued().lock().unwrap();
+    if let Some(existing) = issued.get(listen).filter(|t| t.data_dir == data_dir) {
+        return existing.clone();
+    }
+    static SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    let store = TokenStore::open(data_dir);
+    let mut by_role = BTreeMap::new();
+    for role in Role::ALL {
+        let source = (role == Role::Source).then_some("mail");
+        let (token, _) = store
+            .create(&format!("test-{role}-{serial}"), role, source, None)
+            .expect("issuing a test token");
+        by_role.insert(role.as_str(), token);
+    }
+    let tokens = TestTokens {
+        data_dir: data_dir.to_path_buf(),
+        by_role,
+    };
+    issued.insert(listen.to_string(), tokens.clone());
+    tokens
+}
+
+/// The tokens issued for the hub listening on `listen` (see [`issue_tokens`]).
+pub fn tokens_for(listen: &str) -> TestTokens {
+    issued()
+        .lock()
+        .unwrap()
+        .get(listen)
+        .unwrap_or_else(|| panic!("no tokens were issued for a hub on {listen}"))
+        .clone()
+}
+
+/// `Bearer …` with a token whose role the URL's endpoint takes, for a hub whose config
+/// was written by [`write_config`] (or whose tokens came from [`issue_tokens`]).
+pub fn bearer(url: &str) -> String {
+    let parsed = reqwest::Url::parse(url).expect("a URL");
+    let listen = format!(
+        "{}:{}",
+        parsed.host_str().unwrap_or("127.0.0.1"),
+        parsed.port_or_known_default().unwrap_or(80)
+    );
+    let path = parsed.path();
+    let role = if path.starts_with("/v1/sources/") {
+        "source"
+    } else if path == "/metrics" || path == "/readyz" {
+        "metrics"
+    } else if path.starts_with("/v1/admin/") || path == "/v1/audit" {
+        "admin"
+    } else if path == "/v1/plugins" {
+        "integrator"
+    } else {
+        "operator"
+    };
+    format!("Bearer {}", tokens_for(&listen).get(role))
 }
 
 /// A sink entry and a catch-all route to it.
@@ -231,8 +315,10 @@ pub async fn eventually<F: FnMut() -> bool>(what: &str, limit: Duration, mut che
 
 /// POSTs raw mail to the hub's mail source.
 pub async fn post_mail(hub: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+    let url = format!("http://{hub}/v1/sources/mail/messages");
     let response = reqwest::Client::new()
-        .post(format!("http://{hub}/v1/sources/mail/messages"))
+        .post(&url)
+        .header("authorization", bearer(&url))
         .header("content-type", "message/rfc822")
         .body(bytes)
         .send()
@@ -245,8 +331,14 @@ pub async fn post_mail(hub: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
     )
 }
 
+/// GETs `url` with a token of the role its endpoint takes.
 pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let response = reqwest::get(url).await.expect("the hub answers");
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("authorization", bearer(url))
+        .send()
+        .await
+        .expect("the hub answers");
     let status = response.status().as_u16();
     (
         status,

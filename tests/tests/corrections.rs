@@ -61,6 +61,7 @@ fn topic_code(record: &Value) -> String {
 async fn post_json(url: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(url)
+        .header("authorization", bearer(url))
         .json(&body)
         .send()
         .await
@@ -72,6 +73,7 @@ async fn post_json(url: &str, body: Value) -> (u16, Value) {
 async fn post_body(url: &str, content_type: &str, body: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(url)
+        .header("authorization", bearer(url))
         .header("content-type", content_type)
         .body(body.to_string())
         .send()

@@ -61,8 +61,10 @@ async fn a_full_queue_answers_503_with_retry_after_and_keeps_what_it_accepted() 
     let mut accepted = Vec::new();
     let mut refused = None;
     for i in 0..6 {
+        let url = format!("http://{addr}/v1/sources/mail/messages");
         let response = reqwest::Client::new()
-            .post(format!("http://{addr}/v1/sources/mail/messages"))
+            .post(&url)
+            .header("authorization", bearer(&url))
             .body(mail(
                 &format!("busy-{i}@example.ru"),
                 "x",

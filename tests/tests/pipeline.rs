@@ -97,7 +97,10 @@ async fn an_email_is_classified_decided_delivered_and_traced() {
 
     let (_, metrics) = (
         0,
-        reqwest::get(format!("http://{addr}/metrics"))
+        reqwest::Client::new()
+            .get(format!("http://{addr}/metrics"))
+            .header("authorization", bearer(&format!("http://{addr}/metrics")))
+            .send()
             .await
             .unwrap()
             .text()
@@ -207,8 +210,10 @@ async fn a_sink_down_for_good_dead_letters_and_replay_delivers() {
     );
 
     sink.status.store(200, std::sync::atomic::Ordering::SeqCst);
+    let replay_url = format!("http://{addr}/v1/dead-letters/{id}/replay");
     let replay = reqwest::Client::new()
-        .post(format!("http://{addr}/v1/dead-letters/{id}/replay"))
+        .post(&replay_url)
+        .header("authorization", bearer(&replay_url))
         .send()
         .await
         .unwrap();
@@ -283,8 +288,23 @@ async fn bad_requests_are_refused_and_nothing_is_stored() {
         "{body}"
     );
 
+    // The mail source's token does not open another source, known or not.
+    let nope = format!("http://{addr}/v1/sources/nope/messages");
+    let foreign = reqwest::Client::new()
+        .post(&nope)
+        .header("authorization", bearer(&format!("http://{addr}/v1/sources/mail/messages")))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status().as_u16(), 403);
+    // A token bound to a source the config does not have: 404.
+    let (nope_token, _) = okno_hub::auth::TokenStore::open(&dir.path().join("data"))
+        .create("nope-system", okno_hub::auth::Role::Source, Some("nope"), None)
+        .unwrap();
     let unknown = reqwest::Client::new()
-        .post(format!("http://{addr}/v1/sources/nope/messages"))
+        .post(&nope)
+        .bearer_auth(nope_token)
         .body("x")
         .send()
         .await
@@ -294,8 +314,10 @@ async fn bad_requests_are_refused_and_nothing_is_stored() {
     assert_eq!(unknown["error"]["code"], "unknown_source");
 
     let huge = vec![b'a'; 11 << 20];
+    let mail_url = format!("http://{addr}/v1/sources/mail/messages");
     let too_large = reqwest::Client::new()
-        .post(format!("http://{addr}/v1/sources/mail/messages"))
+        .post(&mail_url)
+        .header("authorization", bearer(&mail_url))
         .body(huge)
         .send()
         .await
@@ -346,8 +368,10 @@ async fn reload_under_load_loses_nothing() {
         }));
     }
     for _ in 0..5 {
+        let url = format!("http://{addr}/v1/admin/reload");
         let r = client
-            .post(format!("http://{addr}/v1/admin/reload"))
+            .post(&url)
+            .header("authorization", bearer(&url))
             .send()
             .await
             .unwrap();
@@ -395,8 +419,10 @@ async fn a_hub_killed_with_undelivered_messages_delivers_them_after_restart() {
     // The sink is down: every message is accepted (202) and none can be delivered yet.
     let mut accepted = Vec::new();
     for i in 0..20 {
+        let url = format!("http://{listen}/v1/sources/mail/messages");
         let r = client
-            .post(format!("http://{listen}/v1/sources/mail/messages"))
+            .post(&url)
+            .header("authorization", bearer(&url))
             .body(mail(
                 &format!("kill-{i}@example.ru"),
                 "Обращение",

@@ -27,12 +27,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::ApiError;
+use crate::auth::Caller;
 use crate::classifier_table;
 use crate::model::{Classification, Message, Topic, TopicAssignment};
 use crate::pipeline::Hub;
@@ -40,6 +41,8 @@ use crate::runtime::kv::{PluginKv, CORRECTIONS_PREFIX};
 use crate::runtime::World;
 use crate::store::{Correction, State as MessageState};
 
+/// Longest name of the official who corrected a topic.
+const MAX_BY_CHARS: usize = 200;
 /// Longest `id` an imported line may carry.
 const MAX_ID_CHARS: usize = 100;
 /// Keys listed when looking for the older examples of one message or imported id. Only
@@ -146,6 +149,7 @@ fn keep_latest(kvs: &[(String, Arc<dyn PluginKv>)], prefix: &str) -> Result<(), 
 
 async fn correct(
     State(hub): State<Arc<Hub>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<CorrectionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -169,10 +173,12 @@ async fn correct(
             format!("message {id:?} is still being classified; correct it once it is routed"),
         ));
     }
+    // The official's name as the client gives it, bounded; else the token's name.
     let by = request
         .by
-        .map(|b| b.trim().to_string())
-        .filter(|b| !b.is_empty());
+        .map(|b| b.trim().chars().take(MAX_BY_CHARS).collect::<String>())
+        .filter(|b| !b.is_empty())
+        .or_else(|| Some(caller.name.clone()));
     let now = crate::sla::now_millis();
     let mut number = 0;
     let record = hub
@@ -247,6 +253,17 @@ async fn correct(
         .await
         .map_err(ApiError::internal)?;
     tracing::info!(message_id = %id, code = %code, classifiers = kvs.len(), "topic corrected");
+    let previous = record
+        .corrections
+        .last()
+        .and_then(|c| c.previous.clone());
+    super::admin::record(
+        &hub,
+        &caller,
+        "correct",
+        &id,
+        json!({"from": previous, "to": code, "by": by}),
+    )?;
     Ok(Json(record).into_response())
 }
 
@@ -260,6 +277,7 @@ struct ImportLine {
 
 async fn import(
     State(hub): State<Arc<Hub>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -336,6 +354,13 @@ async fn import(
         ?plugins,
         "corrections imported"
     );
+    super::admin::record(
+        &hub,
+        &caller,
+        "import",
+        "corrections",
+        json!({"format": media_type, "imported": imported, "rejected": errors.len(), "plugins": plugins}),
+    )?;
     Ok(Json(json!({"imported": imported, "errors": errors, "plugins": plugins})).into_response())
 }
 

@@ -1,7 +1,10 @@
-//! The HTTP API (axum). Every error has one shape:
-//! `{"error": {"code": "...", "message": "...", "details": ...}}`.
+//! The HTTP API (axum): a thin door that authenticates, parses and calls the pipeline.
+//! Every error has one shape (see `error`), every route a role (see `access`).
 
+pub mod access;
+mod admin;
 mod corrections;
+mod error;
 
 use std::sync::Arc;
 
@@ -10,64 +13,21 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+pub use error::ApiError;
+
+use crate::auth::Caller;
 use crate::model::Inbound;
 use crate::pipeline::{Hub, IngestError};
 use crate::store::State as MessageState;
 
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    details: Value,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: Value::Null,
-        }
-    }
-
-    fn internal(error: anyhow::Error) -> ApiError {
-        tracing::error!(error = %format!("{error:#}"), "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("{error:#}"),
-        )
-    }
-}
-
-/// A body that could not be read: over the size limit (413), or broken off.
-impl From<axum::extract::rejection::BytesRejection> for ApiError {
-    fn from(e: axum::extract::rejection::BytesRejection) -> ApiError {
-        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "bad_body"
-        };
-        ApiError::new(e.status(), code, e.body_text())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({"error": {"code": self.code, "message": self.message, "details": self.details}}))).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        }
-        response
-    }
-}
+/// Most `x-` headers of an ingest request kept as the message's metadata, and the
+/// longest value kept: metadata is routable and stored with the message.
+const MAX_METADATA_HEADERS: usize = 32;
+const MAX_METADATA_VALUE_BYTES: usize = 1024;
 
 pub fn router(hub: Arc<Hub>) -> Router {
     let limit = hub.active().config.hub.max_body_bytes;
@@ -75,21 +35,26 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/v1/sources/{source}/messages", post(ingest))
         .route("/v1/messages", get(list_messages))
         .route("/v1/messages/{id}", get(get_message))
+        .route("/v1/status/{id}", get(status))
         .route("/v1/dead-letters", get(dead_letters))
         .route("/v1/dead-letters/{id}/replay", post(replay))
-        .route("/v1/admin/reload", post(reload))
+        .route("/v1/dead-letters/{id}/discard", post(discard))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .merge(corrections::routes())
+        .merge(admin::routes())
+        // Every route, and only routes (an unknown path stays a plain 404), passes the
+        // token check first.
+        .route_layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            access::authorize,
+        ))
         .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such endpoint; see the API section of the README",
-            )
+            ApiError::not_found("no such endpoint; see the API section of the README")
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(error::uniform_errors))
         .with_state(hub)
 }
 
@@ -110,12 +75,14 @@ async fn ingest(
     let metadata = headers
         .iter()
         .filter(|(name, _)| name.as_str().starts_with("x-"))
+        .filter(|(_, value)| value.len() <= MAX_METADATA_VALUE_BYTES)
         .filter_map(|(name, value)| {
             Some((
                 format!("http.header.{name}"),
                 value.to_str().ok()?.to_string(),
             ))
         })
+        .take(MAX_METADATA_HEADERS)
         .collect();
     let inbound = Inbound {
         bytes: body.to_vec(),
@@ -164,11 +131,7 @@ async fn get_message(
 ) -> Result<Response, ApiError> {
     match hub.store.get(&id).map_err(ApiError::internal)? {
         Some(record) => Ok(Json(record).into_response()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no message {id:?}"),
-        )),
+        None => Err(ApiError::not_found(format!("no message {id:?}"))),
     }
 }
 
@@ -256,7 +219,11 @@ async fn dead_letters(State(hub): State<Arc<Hub>>) -> Result<Response, ApiError>
 
 /// Puts a message's dead letters back: deliveries into the outbox, failed steps into the
 /// pipeline.
-async fn replay(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn replay(
+    State(hub): State<Arc<Hub>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let letters = hub
         .store
         .take_dead_letters(&id)
@@ -314,6 +281,7 @@ async fn replay(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<R
         .await
         .map_err(ApiError::internal)?;
     hub.delivery_wake.notify_one();
+    admin::record(&hub, &caller, "replay", &id, json!({"replayed": replayed}))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"id": id, "replayed": replayed})),
@@ -321,15 +289,61 @@ async fn replay(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<R
         .into_response())
 }
 
-async fn reload(State(hub): State<Arc<Hub>>) -> Result<Response, ApiError> {
-    hub.reload().map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_config",
-            format!("{e:#}"),
-        )
-    })?;
-    Ok(Json(json!({"reloaded": true})).into_response())
+/// Drops a message's dead letters for good: an operator decided they need no retry. The
+/// message keeps its state and its trace says who discarded what.
+async fn discard(
+    State(hub): State<Arc<Hub>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let letters = hub
+        .store
+        .take_dead_letters(&id)
+        .map_err(ApiError::internal)?;
+    if letters.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "message {id:?} has no dead letters"
+        )));
+    }
+    let targets: Vec<String> = letters.into_iter().map(|l| l.target).collect();
+    hub.store
+        .update(&id, |r| {
+            r.trace.push(crate::pipeline::trace_entry(
+                "discard",
+                &format!("dead letters {} discarded by {}", targets.join(", "), caller.name),
+            ));
+        })
+        .map_err(ApiError::internal)?;
+    hub.store
+        .durability
+        .wait()
+        .await
+        .map_err(ApiError::internal)?;
+    admin::record(&hub, &caller, "discard", &id, json!({"discarded": targets}))?;
+    Ok(Json(json!({"id": id, "discarded": targets})).into_response())
+}
+
+/// What a client may know of an appeal: where it stands and by when it is answered,
+/// nothing of its content.
+async fn status(
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = hub
+        .store
+        .get(&id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no message {id:?}")))?;
+    let decision = record.decision.as_ref();
+    Ok(Json(json!({
+        "id": record.message.id,
+        "state": record.state,
+        "channel": record.message.channel,
+        "received_at": record.message.received_at,
+        "registration_deadline": decision.and_then(|d| d.registration_deadline),
+        "answer_deadline": decision.and_then(|d| d.answer_deadline),
+    }))
+    .into_response())
 }
 
 async fn ready(State(hub): State<Arc<Hub>>) -> Response {

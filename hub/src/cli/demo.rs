@@ -92,6 +92,23 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     }
     let temp = std::env::temp_dir().join(format!("okno-demo-{}", std::process::id()));
     let data_dir = data_dir.unwrap_or(temp.clone());
+    // The demo's own tokens: one per source for feeding the samples, and an operator's
+    // for looking at the result. A name per run, so a kept --data-dir can run it again.
+    let run = crate::sla::now_millis();
+    let mut source_tokens = BTreeMap::new();
+    for source in &config.sources {
+        let name = source.name.get_ref();
+        let token = super::admin::token_create(
+            &data_dir,
+            &format!("demo-{name}-{run}"),
+            "source",
+            Some(name),
+            None,
+        )?;
+        source_tokens.insert(name.clone(), token);
+    }
+    let operator_token =
+        super::admin::token_create(&data_dir, &format!("demo-operator-{run}"), "operator", None, None)?;
     let (hub, addr) = super::serve::start(
         config_path.clone(),
         Overrides {
@@ -119,6 +136,7 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         let bytes = std::fs::read(sample)?;
         let response = client
             .post(format!("http://{addr}/v1/sources/mail/messages"))
+            .bearer_auth(source_tokens.get("mail").map(String::as_str).unwrap_or(""))
             .header("content-type", "message/rfc822")
             .body(bytes)
             .send()
@@ -209,7 +227,11 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         })
         .sum();
     println!("\nthe demo sinks received {total} deliveries");
-    println!("look at: http://{addr}/v1/messages  http://{addr}/v1/messages/{}  http://{addr}/metrics  http://{addr}/v1/dead-letters", sent.first().map(|s| s.1.as_str()).unwrap_or(""));
+    println!("\nan operator's token for this run (the API needs one on every endpoint but /healthz):\n  {operator_token}");
+    println!(
+        "look at: curl -H 'Authorization: Bearer {operator_token}' http://{addr}/v1/messages/{}",
+        sent.first().map(|s| s.1.as_str()).unwrap_or("")
+    );
 
     if once {
         let _ = std::fs::remove_dir_all(&temp);

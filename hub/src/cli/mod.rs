@@ -1,5 +1,6 @@
 //! The `okno` command line.
 
+pub mod admin;
 pub mod build;
 pub mod demo;
 pub mod eval;
@@ -61,6 +62,78 @@ enum Command {
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
+    },
+    /// Issue, list and revoke the API's bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Check the audit log of admin and operator actions.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// Where the hub's data dir is: `--data-dir`, else `hub.data_dir` of `--config`.
+#[derive(clap::Args)]
+struct DataDirArgs {
+    #[arg(long, default_value = "okno.toml")]
+    config: PathBuf,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDirArgs {
+    fn resolve(self) -> anyhow::Result<PathBuf> {
+        admin::data_dir(&self.config, self.data_dir)
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token and print it once; only its hash is kept.
+    Create {
+        /// admin, operator, integrator, client, metrics or source.
+        #[arg(long)]
+        role: String,
+        /// Who or what holds it (letters, digits, - _ . @), for logs and the audit log.
+        #[arg(long)]
+        name: String,
+        /// For a source token: the one source it may push to.
+        #[arg(long)]
+        source: Option<String>,
+        /// A date (2027-01-31, from 00:00 UTC) or an RFC 3339 time.
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// List the tokens issued (never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+    /// Revoke a token by name; a running hub refuses it from its next request.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        dir: DataDirArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every entry's hash and link; exits non-zero naming each altered, removed
+    /// or reordered entry.
+    Verify {
+        /// The head hash recorded earlier somewhere safe: the chain must end in it.
+        #[arg(long)]
+        expect_head: Option<String>,
+        #[command(flatten)]
+        dir: DataDirArgs,
     },
 }
 
@@ -226,6 +299,33 @@ pub fn main() -> anyhow::Result<()> {
                     eprintln!("pinned {n} plugin(s) in {}", config.display());
                 }
                 Ok(())
+            }
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Create {
+                role,
+                name,
+                source,
+                expires,
+                dir,
+            } => {
+                let token = admin::token_create(
+                    &dir.resolve()?,
+                    &name,
+                    &role,
+                    source.as_deref(),
+                    expires.as_deref(),
+                )?;
+                eprintln!("token {name:?} ({role}) created; it is shown only now:");
+                println!("{token}");
+                Ok(())
+            }
+            TokenCommand::List { json, dir } => admin::token_list(&dir.resolve()?, json),
+            TokenCommand::Revoke { name, dir } => admin::token_revoke(&dir.resolve()?, &name),
+        },
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { expect_head, dir } => {
+                admin::audit_verify(&dir.resolve()?, expect_head.as_deref())
             }
         },
         Command::Eval { command } => match command {

@@ -36,6 +36,10 @@ pub enum IngestError {
 
 pub struct Hub {
     pub store: Store,
+    /// The bearer tokens the API accepts (`DATA_DIR/tokens.json`).
+    pub tokens: crate::auth::TokenStore,
+    /// Admin and operator actions, hash-chained (`DATA_DIR/audit.jsonl`).
+    pub audit: crate::audit::AuditLog,
     pub runtime: Arc<Runtime>,
     pub metrics: Metrics,
     active: RwLock<Arc<Active>>,
@@ -99,6 +103,8 @@ impl Hub {
         let (queue, receiver) = mpsc::channel(queue_capacity);
         let hub = Arc::new(Hub {
             store: store.clone(),
+            tokens: crate::auth::TokenStore::open(&data_dir),
+            audit: crate::audit::AuditLog::open(&data_dir),
             runtime,
             metrics: Metrics::default(),
             active: RwLock::new(Arc::new(active)),
@@ -134,6 +140,11 @@ impl Hub {
         Ok(hub)
     }
 
+    /// The config file the hub was started with (and reloads).
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config_path
+    }
+
     pub fn active(&self) -> Arc<Active> {
         self.active
             .read()
@@ -149,9 +160,10 @@ impl Hub {
         let old = self.active();
         if config.hub.data_dir != old.config.hub.data_dir
             || config.hub.listen != old.config.hub.listen
+            || config.hub.tls.is_some() != old.config.hub.tls.is_some()
         {
             anyhow::bail!(
-                "hub.data_dir and hub.listen cannot change on reload; restart the hub for that"
+                "hub.data_dir, hub.listen and whether [hub.tls] is given cannot change on reload; restart the hub for that"
             );
         }
         let active = Active::load(config, &self.runtime, &self.store)?;
