@@ -177,7 +177,28 @@ pub async fn authorize(State(hub): State<Arc<Hub>>, mut request: Request, next: 
         return forbidden("this endpoint has no access rule".into());
     };
     let method = request.method().as_str().to_string();
-    let Some(access) = access_of(&method, &path) else {
+    // HEAD is answered by the GET handler, so it takes GET's rule.
+    let rule_method = if method == "HEAD" { "GET" } else { &method };
+    let Some(access) = access_of(rule_method, &path) else {
+        let allowed: Vec<&str> = ENDPOINTS
+            .iter()
+            .filter(|e| e.path == path)
+            .map(|e| e.method)
+            .collect();
+        if !allowed.is_empty() {
+            // Answered here rather than by the router, so that a handler added for this
+            // method without a rule stays closed.
+            let mut response = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{path} takes {}", allowed.join(", ")),
+            )
+            .into_response();
+            if let Ok(value) = header::HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
         tracing::error!(%method, %path, "an endpoint without an access rule was called; it stays closed until api::access lists it");
         return forbidden(format!(
             "{method} {path} has no access rule, so nobody may call it"
