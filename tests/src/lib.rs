@@ -14,6 +14,8 @@ use axum::routing::post;
 use axum::Router;
 
 pub use okno_hub;
+
+pub mod tls;
 use okno_hub::auth::{Role, TokenStore};
 
 pub fn workspace() -> PathBuf {

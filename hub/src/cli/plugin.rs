@@ -112,11 +112,12 @@ pub fn load_local(
         .and_then(|s| s.to_str())
         .unwrap_or("plugin")
         .to_string();
+    let rules = HttpGrant::parse(&http_allow).map_err(|e| anyhow::anyhow!("--http-allow: {e}"))?;
     let context = PluginContext {
         name,
         settings: settings.into_iter().collect::<BTreeMap<_, _>>(),
         http: HttpGrant {
-            hosts: http_allow,
+            rules,
             ..HttpGrant::none()
         },
         kv: Arc::new(MemoryKv::default()),

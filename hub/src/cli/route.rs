@@ -21,7 +21,9 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
         let context = crate::runtime::PluginContext {
             name: p.name.get_ref().clone(),
             settings: Config::flat_settings(p),
-            http: crate::runtime::HttpGrant::none(),
+            // The real grant, so that its client (TLS files, address checks) is built
+            // as the hub would build it.
+            http: p.http_grant(),
             kv: std::sync::Arc::new(crate::runtime::kv::MemoryKv::default()),
             fixed_now: None,
             utc_offset_minutes: config.hub.utc_offset_minutes,

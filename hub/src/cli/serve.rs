@@ -19,11 +19,46 @@ pub async fn start(
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     let app = crate::api::router(hub.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the API server stopped");
+    let started_tls = hub
+        .active()
+        .config
+        .hub
+        .tls
+        .as_ref()
+        .and_then(|t| t.loaded.clone());
+    match started_tls {
+        None => {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "the API server stopped");
+                }
+            });
         }
-    });
+        Some(started) => {
+            // HTTPS only. Each handshake takes the configuration in force, so a reload
+            // with renewed certificate files applies to new connections (a reload cannot
+            // turn TLS off; see `Hub::reload`).
+            let current = hub.clone();
+            let listener = crate::tls::TlsListener::start(listener, move || {
+                current
+                    .active()
+                    .config
+                    .hub
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.loaded.as_ref())
+                    .unwrap_or(&started)
+                    .config
+                    .clone()
+            })
+            .with_context(|| format!("listening with TLS on {listen}"))?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "the API server stopped");
+                }
+            });
+        }
+    }
     #[cfg(unix)]
     {
         let hub = hub.clone();
@@ -44,8 +79,13 @@ pub async fn start(
 }
 
 pub async fn serve(config: PathBuf, overrides: Overrides) -> anyhow::Result<()> {
-    let (_hub, addr) = start(config, overrides).await?;
-    tracing::info!(%addr, "okno is serving; Ctrl-C stops it");
+    let (hub, addr) = start(config, overrides).await?;
+    let scheme = if hub.active().config.hub.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, scheme, "okno is serving; Ctrl-C stops it");
     tokio::signal::ctrl_c().await?;
     tracing::info!("stopping");
     Ok(())

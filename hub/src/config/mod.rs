@@ -11,7 +11,8 @@ use toml::Spanned;
 
 pub use routes::{Match, RouteExplanation};
 
-use crate::runtime::World;
+use crate::runtime::{AddressRule, HttpGrant, HttpRule, World};
+use crate::tls::{ClientIdentity, ClientTls, ServerTls, TlsFile};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +55,39 @@ pub struct HubConfig {
     pub plugin_cpu_ms: u64,
     pub plugin_memory_mib: usize,
     pub plugin_wall_ms: u64,
+    /// HTTPS on the listener: when given, the API is served over TLS only.
+    pub tls: Option<ServerTlsConfig>,
+    /// What every outbound client (sinks, plugin http) trusts besides the system roots.
+    pub tls_client: HubClientTlsConfig,
+    /// Serve `/metrics` and `/readyz` without a token (e.g. to a scraper on a closed
+    /// network); otherwise they need a `metrics` or `admin` token.
+    pub metrics_public: bool,
+    /// Most examples one `POST /v1/corrections/import` may carry; 0 is refused.
+    pub import_max_lines: std::num::NonZeroUsize,
+}
+
+/// `[hub.tls]`: the listener's certificate chain and key (PEM), and the CAs whose client
+/// certificates it demands.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTlsConfig {
+    pub cert_file: Spanned<PathBuf>,
+    pub key_file: Spanned<PathBuf>,
+    /// When given, a client must present a certificate issued by one of these CAs.
+    pub client_ca_file: Option<Spanned<PathBuf>>,
+    /// The files read and checked, when the config is.
+    #[serde(skip)]
+    pub loaded: Option<ServerTls>,
+}
+
+/// `[hub.tls_client]`: an extra CA bundle (PEM) trusted by every outbound client, such as
+/// the Russian Ministry of Digital Development's root CA that system stores lack.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubClientTlsConfig {
+    pub ca_file: Option<Spanned<PathBuf>>,
+    #[serde(skip)]
+    pub loaded: ClientTls,
 }
 
 impl Default for HubConfig {
@@ -69,6 +103,10 @@ impl Default for HubConfig {
             plugin_cpu_ms: 100,
             plugin_memory_mib: 64,
             plugin_wall_ms: 5_000,
+            tls: None,
+            tls_client: HubClientTlsConfig::default(),
+            metrics_public: false,
+            import_max_lines: std::num::NonZeroUsize::new(100_000).expect("not zero"),
         }
     }
 }
@@ -83,12 +121,46 @@ pub struct PluginConfig {
     pub cpu_ms: Option<u64>,
     pub memory_mib: Option<usize>,
     pub wall_ms: Option<u64>,
-    /// Hosts the plugin may call over HTTP: `host`, `host:port` or `*.domain`.
+    /// What the plugin's kv may hold, keys and values (default: `runtime::kv::DEFAULT_QUOTA_MIB`).
+    pub kv_quota_mib: Option<u64>,
+    /// Hosts the plugin may call over HTTP: `host`, `host:port`, `*.domain`,
+    /// `*.domain:port`, IP literals; without a port, the scheme's default port only.
     #[serde(default)]
-    pub http_allow: Vec<String>,
+    pub http_allow: Vec<Spanned<String>>,
+    /// Addresses and networks (CIDR) the granted hosts may resolve to although they are
+    /// not public: loopback, private ranges and the like are refused otherwise.
+    #[serde(default)]
+    pub http_allow_addresses: Vec<Spanned<String>>,
+    /// A CA bundle (PEM) trusted for this plugin's https calls, besides the system's
+    /// and `[hub.tls_client]`'s.
+    pub ca_file: Option<Spanned<PathBuf>>,
+    /// A client certificate chain and its key (PEM) for the plugin's https calls.
+    pub client_cert_file: Option<Spanned<PathBuf>>,
+    pub client_key_file: Option<Spanned<PathBuf>>,
+    /// `http_allow` and `http_allow_addresses` parsed, and the TLS settings read (with
+    /// the hub-wide ones), when the config is checked.
+    #[serde(skip)]
+    pub http_rules: Vec<HttpRule>,
+    #[serde(skip)]
+    pub http_addresses: Vec<AddressRule>,
+    #[serde(skip)]
+    pub tls: ClientTls,
     /// The plugin's own settings, flattened to dotted keys for its `config` interface.
     #[serde(default)]
     pub settings: toml::Table,
+}
+
+impl PluginConfig {
+    /// What the plugin may reach over HTTP: its grants (parsed) and TLS settings (read
+    /// with the hub-wide ones) from when the config was checked.
+    pub fn http_grant(&self) -> HttpGrant {
+        HttpGrant {
+            rules: self.http_rules.clone(),
+            addresses: self.http_addresses.clone(),
+            tls: self.tls.clone(),
+            ..HttpGrant::none()
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +200,16 @@ pub struct SinkConfig {
     /// Deliveries to this sink in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// A CA bundle (PEM) trusted for this sink, besides the system's and
+    /// `[hub.tls_client]`'s.
+    pub ca_file: Option<Spanned<PathBuf>>,
+    /// A client certificate chain and its key (PEM), for receivers that demand one.
+    pub client_cert_file: Option<Spanned<PathBuf>>,
+    pub client_key_file: Option<Spanned<PathBuf>>,
+    /// The sink's own TLS settings read, when the config is checked; `None` when it has
+    /// none and the hub-wide client serves it.
+    #[serde(skip)]
+    pub tls: Option<ClientTls>,
 }
 
 fn default_max_attempts() -> u32 {
@@ -282,6 +364,7 @@ impl Config {
             text,
             errors: Vec::new(),
         };
+        config.prepare(&mut problems);
         config.check(&mut problems);
         if problems.errors.is_empty() {
             Ok(config)
@@ -292,11 +375,99 @@ impl Config {
 
     /// A plugin file's path, relative paths taken from the config file's directory.
     pub fn plugin_path(&self, plugin: &PluginConfig) -> PathBuf {
-        let file = plugin.file.get_ref();
-        if file.is_absolute() {
-            file.clone()
-        } else {
-            self.base_dir.join(file)
+        self.resolve_path(plugin.file.get_ref())
+    }
+
+    /// A path from the config, relative paths taken from the config file's directory.
+    pub fn resolve_path(&self, file: &Path) -> PathBuf {
+        resolve(&self.base_dir, file)
+    }
+
+    /// Parses the grants and reads the TLS files, so that what the hub later builds its
+    /// clients and listener from is known to be good.
+    fn prepare(&mut self, p: &mut Problems) {
+        let base = self.base_dir.clone();
+        if let Some(ca) = &self.hub.tls_client.ca_file {
+            match crate::tls::read_ca_certificates(&resolve(&base, ca.get_ref())) {
+                Ok(roots) => self.hub.tls_client.loaded.extra_roots = roots,
+                Err(e) => p.at(ca.span(), format!("hub.tls_client.ca_file: {e}")),
+            }
+        }
+        let hub_client = self.hub.tls_client.loaded.clone();
+        if let Some(server) = &mut self.hub.tls {
+            let client_ca = server
+                .client_ca_file
+                .as_ref()
+                .map(|f| resolve(&base, f.get_ref()));
+            match ServerTls::load(
+                &resolve(&base, server.cert_file.get_ref()),
+                &resolve(&base, server.key_file.get_ref()),
+                client_ca.as_deref(),
+            ) {
+                Ok(loaded) => server.loaded = Some(loaded),
+                Err((file, e)) => {
+                    let (key, span) = match (file, &server.client_ca_file) {
+                        (TlsFile::Key, _) => ("key_file", server.key_file.span()),
+                        (TlsFile::Ca, Some(ca)) => ("client_ca_file", ca.span()),
+                        _ => ("cert_file", server.cert_file.span()),
+                    };
+                    p.at(span, format!("hub.tls.{key}: {e}"));
+                }
+            }
+        }
+        for plugin in &mut self.plugins {
+            let name = plugin.name.get_ref().clone();
+            for entry in &plugin.http_allow {
+                match entry.get_ref().parse::<HttpRule>() {
+                    Ok(rule) => plugin.http_rules.push(rule),
+                    Err(e) => p.at(entry.span(), format!("plugin {name:?}: {e}")),
+                }
+            }
+            for entry in &plugin.http_allow_addresses {
+                match entry.get_ref().parse::<AddressRule>() {
+                    Ok(rule) => plugin.http_addresses.push(rule),
+                    Err(e) => p.at(entry.span(), format!("plugin {name:?}: {e}")),
+                }
+            }
+            let own = client_tls(
+                p,
+                &base,
+                &format!("plugin {name:?}"),
+                &plugin.ca_file,
+                &plugin.client_cert_file,
+                &plugin.client_key_file,
+            );
+            plugin.tls = own.unwrap_or_default().over(&hub_client);
+        }
+        for sink in &mut self.sinks {
+            let name = sink.name.get_ref().clone();
+            let own = client_tls(
+                p,
+                &base,
+                &format!("sink {name:?}"),
+                &sink.ca_file,
+                &sink.client_cert_file,
+                &sink.client_key_file,
+            );
+            let is_https = reqwest::Url::parse(sink.url.get_ref())
+                .map(|u| u.scheme() == "https")
+                .unwrap_or(true);
+            if let (Some(_), false) = (&own, is_https) {
+                let span = [&sink.ca_file, &sink.client_cert_file, &sink.client_key_file]
+                    .into_iter()
+                    .flatten()
+                    .map(|f| f.span())
+                    .next()
+                    .unwrap_or_else(|| sink.url.span());
+                p.at(
+                    span,
+                    format!(
+                        "sink {name:?} has TLS settings, but its url {:?} is not https",
+                        sink.url.get_ref()
+                    ),
+                );
+            }
+            sink.tls = own.map(|own| own.over(&hub_client));
         }
     }
 
@@ -470,6 +641,59 @@ impl Config {
         flatten("", &plugin.settings, &mut out);
         out
     }
+}
+
+fn resolve(base: &Path, file: &Path) -> PathBuf {
+    if file.is_absolute() {
+        file.to_path_buf()
+    } else {
+        base.join(file)
+    }
+}
+
+/// A sink's or plugin's own TLS settings, read and checked; `None` when it gives none.
+fn client_tls(
+    p: &mut Problems,
+    base: &Path,
+    what: &str,
+    ca_file: &Option<Spanned<PathBuf>>,
+    cert_file: &Option<Spanned<PathBuf>>,
+    key_file: &Option<Spanned<PathBuf>>,
+) -> Option<ClientTls> {
+    if ca_file.is_none() && cert_file.is_none() && key_file.is_none() {
+        return None;
+    }
+    let mut tls = ClientTls::default();
+    if let Some(ca) = ca_file {
+        match crate::tls::read_ca_certificates(&resolve(base, ca.get_ref())) {
+            Ok(roots) => tls.extra_roots = roots,
+            Err(e) => p.at(ca.span(), format!("{what}: ca_file: {e}")),
+        }
+    }
+    match (cert_file, key_file) {
+        (None, None) => {}
+        (Some(cert), None) => p.at(
+            cert.span(),
+            format!(
+                "{what}: client_cert_file needs client_key_file, the certificate's private key"
+            ),
+        ),
+        (None, Some(key)) => p.at(
+            key.span(),
+            format!(
+                "{what}: client_key_file needs client_cert_file, the certificate it belongs to"
+            ),
+        ),
+        (Some(cert), Some(key)) => match ClientIdentity::load(
+            &resolve(base, cert.get_ref()),
+            &resolve(base, key.get_ref()),
+        ) {
+            Ok(identity) => tls.identity = Some(identity),
+            Err((TlsFile::Key, e)) => p.at(key.span(), format!("{what}: client_key_file: {e}")),
+            Err((_, e)) => p.at(cert.span(), format!("{what}: client_cert_file: {e}")),
+        },
+    }
+    Some(tls)
 }
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {

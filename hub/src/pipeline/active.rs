@@ -7,12 +7,25 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::runtime::{HttpGrant, Limits, Plugin, PluginContext, Runtime};
+use crate::runtime::{Limits, Plugin, PluginContext, Runtime};
 use crate::store::Store;
+use crate::tls::ClientTls;
 
 pub struct Active {
     pub config: Config,
     pub plugins: HashMap<String, Arc<Plugin>>,
+    /// The client of sinks without TLS settings of their own (the hub-wide CA only).
+    sink_client: reqwest::Client,
+    /// One client per sink with its own CA or client certificate.
+    own_sink_clients: HashMap<String, reqwest::Client>,
+}
+
+fn build_sink_client(tls: &ClientTls) -> Result<reqwest::Client, String> {
+    // A redirect would deliver to a URL the admin did not configure.
+    tls.client_builder()?
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| crate::tls::describe(&e))
 }
 
 impl Active {
@@ -23,10 +36,7 @@ impl Active {
             let context = PluginContext {
                 name: name.clone(),
                 settings: Config::flat_settings(p),
-                http: HttpGrant {
-                    hosts: p.http_allow.clone(),
-                    ..HttpGrant::none()
-                },
+                http: p.http_grant(),
                 kv: store.plugin_kv(&name)?,
                 fixed_now: None,
                 utc_offset_minutes: config.hub.utc_offset_minutes,
@@ -47,7 +57,31 @@ impl Active {
                 .with_context(|| format!("loading plugin {name:?}"))?;
             plugins.insert(name, Arc::new(plugin));
         }
-        Ok(Active { config, plugins })
+        let sink_client = build_sink_client(&config.hub.tls_client.loaded)
+            .map_err(|e| anyhow::anyhow!("building the sinks' http client: {e}"))?;
+        let mut own_sink_clients = HashMap::new();
+        for sink in &config.sinks {
+            if let Some(tls) = &sink.tls {
+                let client = build_sink_client(tls).map_err(|e| {
+                    anyhow::anyhow!(
+                        "building the http client of sink {:?}: {e}",
+                        sink.name.get_ref()
+                    )
+                })?;
+                own_sink_clients.insert(sink.name.get_ref().clone(), client);
+            }
+        }
+        Ok(Active {
+            config,
+            plugins,
+            sink_client,
+            own_sink_clients,
+        })
+    }
+
+    /// The client that delivers to `sink`.
+    pub fn sink_client(&self, sink: &str) -> &reqwest::Client {
+        self.own_sink_clients.get(sink).unwrap_or(&self.sink_client)
     }
 
     pub fn plugin(&self, name: &str) -> Option<&Arc<Plugin>> {

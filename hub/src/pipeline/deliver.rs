@@ -22,10 +22,6 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
     // Where the last outbox scan stopped handing out deliveries (see `Store::due`).
     let mut resume = None;
     let mut limits: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default();
     loop {
         let now = crate::sla::now_millis();
         let active = hub.active();
@@ -73,10 +69,10 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(key.clone());
-            let (hub, in_flight, client) = (hub.clone(), in_flight.clone(), client.clone());
+            let (hub, in_flight) = (hub.clone(), in_flight.clone());
             tokio::spawn(async move {
                 let (id, sink) = (entry.id.clone(), entry.sink.clone());
-                if let Err(e) = deliver_one(&hub, &client, entry).await {
+                if let Err(e) = deliver_one(&hub, entry).await {
                     tracing::error!(message_id = %id, sink = %sink, error = %format!("{e:#}"), "delivery bookkeeping failed; will retry");
                 }
                 in_flight
@@ -104,11 +100,7 @@ fn backoff(sink: &SinkConfig, attempts: u32) -> Duration {
     Duration::from_millis(jittered.max(1))
 }
 
-async fn deliver_one(
-    hub: &Hub,
-    client: &reqwest::Client,
-    entry: OutboxEntry,
-) -> anyhow::Result<()> {
+async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
     let started = Instant::now();
     let active = hub.active();
     let Some(read) = hub.store.get_for_update(&entry.id)? else {
@@ -148,9 +140,13 @@ async fn deliver_one(
                             false,
                         ))
                     }
-                    Ok(outbound) => http_sink::send(client, sink, &entry.id, outbound)
-                        .await
-                        .map_err(|e| (e, false)),
+                    // The sink's client comes with the config in force: its own TLS
+                    // settings, or the hub-wide ones.
+                    Ok(outbound) => {
+                        http_sink::send(active.sink_client(&entry.sink), sink, &entry.id, outbound)
+                            .await
+                            .map_err(|e| (e, false))
+                    }
                 }
             }
         },

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
@@ -12,11 +11,26 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::host_world::okno::plugin::{calendar, clock, config, http, kv, log, types};
+use super::grant::{address_refused, AddressRefused, HttpGrant};
 use super::kv::PluginKv;
 
 /// How much a plugin may write to stdout and stderr in one call; the rest is an error for
 /// the plugin, and what it wrote goes to the hub's debug log.
 const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// Request headers a plugin may not set: the host derives them from the URL and body.
+const HOST_SET_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
 
 /// Everything about a plugin that outlives one call: its settings and grants.
 pub struct PluginContext {
@@ -27,43 +41,6 @@ pub struct PluginContext {
     /// Fixed time for dry runs and tests; `None` reads the system clock.
     pub fixed_now: Option<i64>,
     pub utc_offset_minutes: i32,
-}
-
-/// Which hosts a plugin may call, and how long and how much it may wait for.
-#[derive(Clone, Debug)]
-pub struct HttpGrant {
-    /// `host`, `host:port` or `*.domain`; empty means no HTTP at all.
-    pub hosts: Vec<String>,
-    pub timeout: Duration,
-    pub max_response_bytes: u64,
-}
-
-impl HttpGrant {
-    pub fn none() -> Self {
-        HttpGrant {
-            hosts: Vec::new(),
-            timeout: Duration::from_secs(5),
-            max_response_bytes: 1 << 20,
-        }
-    }
-
-    pub fn allows(&self, url: &reqwest::Url) -> bool {
-        let Some(host) = url.host_str() else {
-            return false;
-        };
-        let port = url.port_or_known_default();
-        self.hosts.iter().any(|grant| {
-            if let Some(domain) = grant.strip_prefix("*.") {
-                return host.ends_with(&format!(".{domain}"));
-            }
-            match grant.rsplit_once(':') {
-                Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
-                    h == host && p.parse::<u16>().ok() == port
-                }
-                _ => grant == host,
-            }
-        })
-    }
 }
 
 /// A memory cap that remembers it refused a grow, so the call's error can say
@@ -105,7 +82,8 @@ pub struct HostState {
     table: ResourceTable,
     pub memory: MemoryCap,
     pub plugin: Arc<PluginContext>,
-    pub http_client: reqwest::Client,
+    /// The plugin's own client; `None` when it has no HTTP grant.
+    pub http_client: Option<reqwest::Client>,
     pub stdout: MemoryOutputPipe,
     pub stderr: MemoryOutputPipe,
     /// The message this call is about, for log lines.
@@ -115,7 +93,7 @@ pub struct HostState {
 impl HostState {
     pub fn new(
         plugin: Arc<PluginContext>,
-        http_client: reqwest::Client,
+        http_client: Option<reqwest::Client>,
         max_memory: usize,
         peak_memory: Arc<AtomicUsize>,
         message_id: String,
@@ -220,7 +198,7 @@ impl kv::Host for HostState {
                 super::kv::MAX_VALUE_BYTES
             ))));
         }
-        Ok(self.plugin.kv.set(&key, &value).map_err(kv::KvError::Store))
+        Ok(self.plugin.kv.set(&key, &value).map(drop).map_err(Into::into))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), kv::KvError>> {
@@ -305,28 +283,57 @@ impl HostState {
             )));
         }
         let grant = &self.plugin.http;
-        if !grant.allows(&url) {
-            tracing::warn!(plugin = %self.plugin.name, message_id = %self.message_id, host = url.host_str().unwrap_or(""), "plugin http call to an ungranted host refused");
+        let host = url.host_str().unwrap_or("").to_string();
+        let (Some(client), true) = (&self.http_client, grant.allows(&url)) else {
+            tracing::warn!(plugin = %self.plugin.name, message_id = %self.message_id, host = %host, port = url.port_or_known_default().unwrap_or(0), "plugin http call to an ungranted host refused");
             return Err(HttpError::Denied(format!(
-                "host {:?} is not granted to plugin {:?} (grant it in the plugin's `http.allow` list)",
-                url.host_str().unwrap_or(""),
+                "{}://{host}:{} is not granted to plugin {:?}; grant it in the plugin's http_allow (a bare host allows only the default port: write host:port for another)",
+                url.scheme(),
+                url.port_or_known_default().unwrap_or(0),
                 self.plugin.name
             )));
+        };
+        // An IP literal is connected to without a lookup, so the resolver never sees it.
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(address) = literal {
+            if let Err(why) = grant.address_allowed(address) {
+                let refused = AddressRefused {
+                    plugin: self.plugin.name.clone(),
+                    host,
+                    address,
+                    why,
+                };
+                tracing::warn!(plugin = %self.plugin.name, message_id = %self.message_id, address = %address, reason = why, "plugin http call to a non-public address refused");
+                return Err(HttpError::Denied(refused.to_string()));
+            }
         }
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| HttpError::InvalidRequest(format!("bad method {:?}", request.method)))?;
-        let mut builder = self.http_client.request(method, url).timeout(grant.timeout);
+        let mut builder = client.request(method, url).timeout(grant.timeout);
         for (name, value) in &request.headers {
+            // The host sets these: `Host` from the granted URL (a plugin's own would send
+            // the request to another virtual host than the one granted), the framing
+            // headers from the body it actually sends.
+            if HOST_SET_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str()) {
+                tracing::debug!(plugin = %self.plugin.name, header = %name, "plugin-set header dropped; the host sets it");
+                continue;
+            }
             builder = builder.header(name, value);
         }
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
         let mut response = builder.send().await.map_err(|e| {
-            if e.is_timeout() {
+            if let Some(refused) = address_refused(&e) {
+                HttpError::Denied(refused.to_string())
+            } else if e.is_timeout() {
                 HttpError::Timeout
             } else {
-                HttpError::Transport(e.to_string())
+                HttpError::Transport(crate::tls::describe(&e))
             }
         })?;
         let status = response.status().as_u16();
@@ -345,7 +352,7 @@ impl HostState {
             if e.is_timeout() {
                 HttpError::Timeout
             } else {
-                HttpError::Transport(e.to_string())
+                HttpError::Transport(crate::tls::describe(&e))
             }
         })? {
             body.extend_from_slice(&chunk);

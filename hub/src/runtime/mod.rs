@@ -5,6 +5,7 @@ mod bindings;
 mod cache;
 mod convert;
 mod error;
+mod grant;
 mod host;
 mod inspect;
 pub mod kv;
@@ -21,7 +22,11 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 pub use error::CallError;
-pub use host::{HttpGrant, PluginContext};
+pub use grant::{
+    non_public, AddressRefused, AddressRule, GrantHost, HttpGrant, HttpRule, NameLookup,
+    SystemLookup,
+};
+pub use host::PluginContext;
 pub use inspect::{PluginInfo, World, CONTRACT_VERSION};
 
 use crate::model::{Classification, Decision, Inbound, Message, Outbound};
@@ -76,7 +81,6 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
-    http_client: reqwest::Client,
     max_memory_bytes: usize,
 }
 
@@ -108,6 +112,8 @@ pub enum LoadError {
         expected: World,
         actual: World,
     },
+    #[error("plugin {name:?}: cannot set up its http client: {detail}")]
+    HttpClient { name: String, detail: String },
     #[error(
         "plugin {name:?} asks for {asked_mib} MiB of memory; this hub allows at most {max_mib} MiB"
     )]
@@ -134,7 +140,9 @@ pub struct Plugin {
     pub limits: Limits,
     pre: Pre,
     engine: Engine,
-    http_client: reqwest::Client,
+    /// Built from the plugin's grant (its TLS settings and address checks); `None`
+    /// without a grant, when every call is refused before a client is needed.
+    http_client: Option<reqwest::Client>,
     peak_memory: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -198,15 +206,10 @@ impl Runtime {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the plugin cache {}", dir.display()))?;
         }
-        let http_client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("creating the http client")?;
         Ok(Arc::new(Runtime {
             engine,
             linker,
             cache_dir: options.cache_dir,
-            http_client,
             max_memory_bytes: options.max_memory_bytes,
         }))
     }
@@ -303,6 +306,15 @@ impl Runtime {
                 Pre::Policy(bindings::policy::PolicyPre::new(instance_pre).map_err(link)?)
             }
         };
+        let http_client = if context.http.rules.is_empty() {
+            None
+        } else {
+            let client = context.http.client(&context.name);
+            Some(client.map_err(|detail| LoadError::HttpClient {
+                name: context.name.clone(),
+                detail,
+            })?)
+        };
         Ok(Plugin {
             info,
             path: path.into(),
@@ -310,7 +322,7 @@ impl Runtime {
             limits,
             pre,
             engine: self.engine.clone(),
-            http_client: self.http_client.clone(),
+            http_client,
             peak_memory: Arc::default(),
         })
     }

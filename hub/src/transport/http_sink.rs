@@ -37,7 +37,9 @@ pub async fn send(
             if e.is_timeout() {
                 "timed out".to_string()
             } else {
-                e.to_string()
+                // With its causes: a TLS failure's reason (unknown issuer, certificate
+                // required) is only in them.
+                crate::tls::describe(&e)
             }
         ))
     })?;

@@ -1,5 +1,6 @@
 //! A classifier that misbehaves as its `mode` setting says, so tests can check that the
-//! hub contains it: `loop`, `alloc` (1 GiB), `panic`, `http` (calls `url`), `bad-code`
+//! hub contains it: `loop`, `alloc` (1 GiB), `panic`, `http` (GETs `url`, with a header
+//! for each `header.NAME` setting, and tags the message `http-STATUS`), `bad-code`
 //! (returns a topic code not in the classifier), `by-body` (panics on a body containing
 //! `[panic]`, loops on `[loop]`, behaves otherwise), or anything else to behave (tag the
 //! message `hostile-ok`).
@@ -40,10 +41,16 @@ impl Classifier for Hostile {
             "http" => {
                 let url =
                     okno_sdk::config::get("url").unwrap_or_else(|| "http://example.org/".into());
+                let headers = okno_sdk::config::get_all()
+                    .into_iter()
+                    .filter_map(|(k, v)| {
+                        k.strip_prefix("header.").map(|name| (name.to_string(), v))
+                    })
+                    .collect();
                 let request = okno_sdk::http::Request {
                     method: "GET".into(),
                     url,
-                    headers: vec![],
+                    headers,
                     body: None,
                 };
                 match okno_sdk::http::send(&request) {
