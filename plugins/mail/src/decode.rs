@@ -13,7 +13,6 @@ use okno_sdk::prelude::*;
 use crate::charset;
 use crate::html;
 use crate::settings::DecodeSettings;
-use crate::sha256;
 
 /// Reads `bytes` as one e-mail. Fails with `invalid-input` when the bytes are not an
 /// e-mail, or when the e-mail has neither text nor attachments.
@@ -433,7 +432,7 @@ fn attachments(mail: &Mail<'_>) -> Vec<Attachment> {
                     };
                     format!("attachment-{}{extension}", index + 1)
                 });
-            let sha256 = sha256::hex_digest(&content);
+            let sha256 = hex_sha256(&content);
             Attachment {
                 name,
                 media_type,
@@ -519,4 +518,13 @@ mod tests {
         let message = decode(raw, &settings()).unwrap();
         assert_eq!(message.body, "body");
     }
+}
+
+/// An attachment's digest, as its `content_ref` names it.
+fn hex_sha256(content: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -50,7 +50,6 @@ mod html;
 mod mime;
 mod reply;
 mod settings;
-mod sha256;
 
 use okno_sdk::clock;
 use okno_sdk::prelude::*;
