@@ -95,3 +95,28 @@ fn the_example_config_is_valid_and_its_pins_match_a_fresh_build() {
         );
     }
 }
+
+#[test]
+fn limits_out_of_range_are_refused_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = plugin("mail");
+    let text = format!(
+        "[hub]\nqueue_capacity = 0\nworkers = 0\nplugin_memory_mib = 5000\n\n[[plugins]]\nname = \"mail\"\nkind = \"connector\"\nfile = \"{}\"\nsha256 = \"{}\"\nmemory_mib = 70000000000000\n\n[[sinks]]\nname = \"s\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:1/\"\nconnector = \"mail\"\nconcurrency = 0\nbackoff_ms = 500\nmax_backoff_ms = 100\n",
+        mail.display(),
+        sha256_of(&mail)
+    );
+    let e = errors(dir.path(), &text);
+    for (at, what) in [
+        ("okno.toml:2:18", "hub.queue_capacity = 0 is out of range"),
+        ("okno.toml:3:11", "hub.workers = 0 is out of range"),
+        ("okno.toml:4:21", "hub.plugin_memory_mib = 5000 is out of range"),
+        ("okno.toml:11:14", "plugins.memory_mib = 70000000000000 is out of range"),
+        ("okno.toml:18:15", "sinks.concurrency = 0 is out of range"),
+        ("okno.toml:20:18", "max_backoff_ms = 100 is below backoff_ms = 500"),
+    ] {
+        assert!(
+            e.lines().any(|l| l.contains(at) && l.contains(what)),
+            "expected {at}: {what} in\n{e}"
+        );
+    }
+}

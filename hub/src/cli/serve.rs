@@ -69,8 +69,25 @@ pub async fn start(
                 return;
             };
             while hangup.recv().await.is_some() {
-                if let Err(e) = hub.reload() {
-                    tracing::error!(error = %format!("{e:#}"), "reload on SIGHUP refused; the old configuration stays");
+                let result = hub.reload();
+                let changes = match &result {
+                    Ok(()) => serde_json::json!({"result": "reloaded"}),
+                    Err(e) => {
+                        serde_json::json!({"result": "refused", "reason": crate::observability::for_log(&format!("{e:#}"))})
+                    }
+                };
+                if let Err(e) = &result {
+                    tracing::error!(error = %crate::observability::for_log(&format!("{e:#}")), "reload on SIGHUP refused; the old configuration stays");
+                }
+                let entry = hub.audit.append(crate::audit::Action {
+                    actor: "signal:SIGHUP",
+                    role: "admin",
+                    action: "reload",
+                    target: &hub.config_path().display().to_string(),
+                    changes,
+                });
+                if let Err(e) = entry {
+                    tracing::error!(error = %format!("{e:#}"), "the reload on SIGHUP could not be recorded in the audit log");
                 }
             }
         });

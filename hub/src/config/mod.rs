@@ -1,6 +1,7 @@
 //! `okno.toml`: what an admin writes. Parsed with spans so that every error names
 //! file:line:column; validated as a whole before the hub uses (or reloads) it.
 
+mod limits;
 mod routes;
 
 use std::collections::{BTreeMap, HashSet};
@@ -366,6 +367,7 @@ impl Config {
         };
         config.prepare(&mut problems);
         config.check(&mut problems);
+        config.check_limits(text, &mut problems);
         if problems.errors.is_empty() {
             Ok(config)
         } else {

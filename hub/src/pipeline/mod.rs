@@ -32,6 +32,9 @@ pub enum IngestError {
     Decode(CallError),
     #[error("storing the message failed: {0:#}")]
     Store(anyhow::Error),
+    /// The store cannot flush to disk: nothing was acknowledged; retry later.
+    #[error("{0}; retry later")]
+    StorageUnavailable(crate::store::StorageUnavailable),
 }
 
 pub struct Hub {
@@ -121,7 +124,15 @@ impl Hub {
         }
         tokio::spawn(deliver::delivery_loop(hub.clone()));
         tokio::spawn(compaction_loop(hub.clone()));
-        // Recovery: whatever was accepted but not routed goes through the pipeline again.
+        // Recovery: whatever was accepted but not routed goes through the pipeline again,
+        // once what a crash left between a message and its idempotency key is settled.
+        let unacknowledged = hub.store.reconcile_pending()?;
+        if unacknowledged > 0 {
+            tracing::info!(
+                count = unacknowledged,
+                "removed repeats of an idempotency key that were never acknowledged"
+            );
+        }
         let pending = hub.store.pending_ids()?;
         if !pending.is_empty() {
             tracing::info!(
@@ -158,12 +169,27 @@ impl Hub {
         let mut config = Config::load(&self.config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
         apply_overrides(&mut config, &self.overrides);
         let old = self.active();
-        if config.hub.data_dir != old.config.hub.data_dir
-            || config.hub.listen != old.config.hub.listen
-            || config.hub.tls.is_some() != old.config.hub.tls.is_some()
-        {
+        // What is fixed when the hub starts (the listener, the store, the queue, the
+        // workers, the router's body limit): a file that changes any of it is refused
+        // as a whole, naming each, rather than half applied.
+        let (new_hub, old_hub) = (&config.hub, &old.config.hub);
+        let restart_only = [
+            ("hub.listen", new_hub.listen != old_hub.listen),
+            ("hub.data_dir", new_hub.data_dir != old_hub.data_dir),
+            ("[hub.tls] given or not", new_hub.tls.is_some() != old_hub.tls.is_some()),
+            ("hub.queue_capacity", new_hub.queue_capacity != old_hub.queue_capacity),
+            ("hub.workers", new_hub.workers != old_hub.workers),
+            ("hub.max_body_bytes", new_hub.max_body_bytes != old_hub.max_body_bytes),
+        ];
+        let changed: Vec<&str> = restart_only
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(name, _)| *name)
+            .collect();
+        if !changed.is_empty() {
             anyhow::bail!(
-                "hub.data_dir, hub.listen and whether [hub.tls] is given cannot change on reload; restart the hub for that"
+                "{} changed, which takes effect only when the hub starts: restart it, or put the old value back to reload the rest",
+                changed.join(", ")
             );
         }
         let active = Active::load(config, &self.runtime, &self.store)?;
@@ -192,6 +218,14 @@ impl Hub {
             self.metrics.rejected("busy");
             return Err(IngestError::Busy(self.queue_capacity));
         }
+        // Refused before anything is stored while the disk fails.
+        let durability = &self.store.durability;
+        if let Some(reason) = durability.failing() {
+            self.metrics.rejected("storage-unavailable");
+            return Err(IngestError::StorageUnavailable(
+                crate::store::StorageUnavailable(reason),
+            ));
+        }
         let started = Instant::now();
         let decoded = connector.decode(inbound).await;
         self.metrics.stage("decode", started.elapsed());
@@ -216,13 +250,31 @@ impl Hub {
         let accepted = self
             .store
             .accept(source, messages, now, &[decode_trace])
-            .map_err(IngestError::Store)?;
+            .map_err(|e| match durability.storage_error(&e) {
+                Some(unavailable) => IngestError::StorageUnavailable(unavailable),
+                None => IngestError::Store(e),
+            })?;
         let flush_started = Instant::now();
-        self.store
-            .durability
-            .wait()
-            .await
-            .map_err(IngestError::Store)?;
+        let ticket = durability.request();
+        if let Err(e) = durability.wait_for(ticket).await {
+            self.metrics.rejected("storage-unavailable");
+            // Stored, and on disk once a flush succeeds: then they go through the
+            // pipeline, and a retry with the same idempotency key gets the same id.
+            let (durability, queue) = (durability.clone(), self.queue.clone());
+            let ids: Vec<String> = accepted
+                .iter()
+                .filter(|a| !a.duplicate)
+                .map(|a| a.id.clone())
+                .collect();
+            tokio::spawn(async move {
+                if durability.durable(ticket).await.is_ok() {
+                    for id in ids {
+                        let _ = queue.send(id).await;
+                    }
+                }
+            });
+            return Err(IngestError::StorageUnavailable(e));
+        }
         // How long "durable before acknowledged" costs: the group commit's share of ingest.
         self.metrics.stage("flush", flush_started.elapsed());
         self.metrics.stage("ingest", started.elapsed());
