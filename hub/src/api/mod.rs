@@ -122,6 +122,11 @@ async fn ingest(
             details: json!({"kind": e.kind()}),
         }),
         Err(IngestError::Store(e)) => Err(ApiError::internal(e)),
+        Err(e @ IngestError::StorageUnavailable(_)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            e.to_string(),
+        )),
     }
 }
 
@@ -349,7 +354,17 @@ async fn status(
 async fn ready(State(hub): State<Arc<Hub>>) -> Response {
     let active = hub.active();
     let expected = active.config.plugins.len();
-    if active.plugins.len() == expected {
+    let durability = &hub.store.durability;
+    if let Some(reason) = durability.failing() {
+        // Nothing can be acknowledged while the journal cannot reach the disk.
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "not_ready",
+            message: format!("the store cannot flush to disk: {reason}"),
+            details: json!({"failed_flushes": durability.failed_flushes()}),
+        }
+        .into_response()
+    } else if active.plugins.len() == expected {
         Json(json!({"ready": true, "plugins": expected})).into_response()
     } else {
         ApiError::new(

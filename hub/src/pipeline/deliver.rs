@@ -177,9 +177,13 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                         entry.sink
                     )]),
                 ));
-                if r.deliveries
-                    .values()
-                    .all(|d| d.state == DeliveryState::Delivered)
+                // Delivered once every delivery the route stage wrote is: a record
+                // without any (never routed) is not.
+                if r.state == State::Routed
+                    && !r.deliveries.is_empty()
+                    && r.deliveries
+                        .values()
+                        .all(|d| d.state == DeliveryState::Delivered)
                 {
                     r.state = State::Delivered;
                 }

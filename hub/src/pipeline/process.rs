@@ -52,19 +52,26 @@ where
     unreachable!("the loop returns on its last attempt")
 }
 
+/// Classifies, decides and routes one pending message. The stages work on a copy; what
+/// they add is written at the end with one compare-and-swap that holds only while the
+/// record is still `accepted`, so that nothing written meanwhile (a correction, a
+/// delivery, a second run of the same message) is overwritten.
 async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
-    let Some(mut record) = hub.store.get(id)? else {
+    let Some(record) = hub.store.get(id)? else {
         hub.store.done_pending(id)?;
         return Ok(());
     };
-    if record.state != State::Accepted {
-        hub.store.done_pending(id)?;
-        return Ok(());
+    match record.state {
+        State::Accepted => {}
+        State::Routed => return resume_routed(hub, &record),
+        State::Delivered | State::Failed => return hub.store.done_pending(id),
     }
     let active = hub.active();
-    let message = record.message.clone();
+    let message = record.message;
+    // The trace entries this run adds.
+    let mut traced = Vec::new();
 
-    let mut classification = record.classification.clone().unwrap_or_default();
+    let mut classification = record.classification.unwrap_or_default();
     for name in &active.config.pipeline.classifiers {
         let Some(plugin) = active.plugin(name.get_ref()) else {
             continue;
@@ -75,7 +82,7 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
         hub.metrics.stage("classify", started.elapsed());
         match result {
             Ok(c) => {
-                record.trace.push(trace(
+                traced.push(trace(
                     "classify",
                     started,
                     Some((plugin.name(), &plugin.info.sha256)),
@@ -83,10 +90,16 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
                 ));
                 classification = c;
             }
-            Err(e) => return fail(hub, record, "classify", plugin, e, attempts, started),
+            Err(e) => {
+                let done = Outcome {
+                    classification: None,
+                    decision: None,
+                    traced,
+                };
+                return fail(hub, id, done, "classify", plugin, e, attempts, started);
+            }
         }
     }
-    record.classification = Some(classification.clone());
 
     let decision = match &active.config.pipeline.policy {
         Some(name) => match active.plugin(name.get_ref()) {
@@ -97,7 +110,7 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
                 hub.metrics.stage("decide", started.elapsed());
                 match result {
                     Ok(d) => {
-                        record.trace.push(trace(
+                        traced.push(trace(
                             "decide",
                             started,
                             Some((plugin.name(), &plugin.info.sha256)),
@@ -105,59 +118,89 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
                         ));
                         d
                     }
-                    Err(e) => return fail(hub, record, "decide", plugin, e, attempts, started),
+                    Err(e) => {
+                        let done = Outcome {
+                            classification: Some(classification),
+                            decision: None,
+                            traced,
+                        };
+                        return fail(hub, id, done, "decide", plugin, e, attempts, started);
+                    }
                 }
             }
             None => Decision::default(),
         },
         None => Decision::default(),
     };
-    record.decision = Some(decision.clone());
 
     let started = Instant::now();
     let (routes, sinks) = active.config.route(&message, &classification, &decision);
     hub.metrics.stage("route", started.elapsed());
     if sinks.is_empty() {
-        record.trace.push(trace(
-            "route",
-            started,
-            None,
-            Err("no route matched and no default route is configured".into()),
-        ));
-        record.state = State::Failed;
-        let dead = DeadLetter {
+        // Not delivered, since nothing was: failed, with a dead letter that says so, so
+        // that an admin sees it and can replay it once a route matches.
+        let reason = "no route matched and no default route is configured";
+        traced.push(trace("route", started, None, Err(reason.into())));
+        hub.store.add_dead_letter(&DeadLetter {
             id: id.into(),
             target: "stage:route".into(),
-            reason: "no route matched".into(),
+            reason: reason.into(),
             attempts: vec![],
             at: crate::sla::now_millis(),
-        };
-        hub.store.add_dead_letter(&dead)?;
+        })?;
         hub.metrics
             .dead_letters
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        hub.store.put(&record)?;
-        hub.store.done_pending(id)?;
-        return Ok(());
+        let done = Outcome {
+            classification: Some(classification),
+            decision: Some(decision),
+            traced,
+        };
+        done.write(hub, id, State::Failed, |_| {})?;
+        tracing::warn!("no route matched; message dead-lettered");
+        return hub.store.done_pending(id);
     }
-    record.trace.push(trace(
+    traced.push(trace(
         "route",
         started,
         None,
         Ok(vec![format!("routes {routes:?} → sinks {sinks:?}")]),
     ));
-    record.routes = routes;
+    let topic = classification
+        .topic
+        .as_ref()
+        .map(|t| t.best.code.clone())
+        .unwrap_or_else(|| "-".into());
+    let priority = decision.priority.as_str();
+    let done = Outcome {
+        classification: Some(classification),
+        decision: Some(decision),
+        traced,
+    };
+    // The record with its pending deliveries first, the outbox after: a delivery can only
+    // start once the record says what it delivers, so its result is written over the
+    // routed record and never under it. A crash in between leaves the message pending
+    // and routed: `resume_routed` schedules what is missing.
+    let written = done.write(hub, id, State::Routed, |r| {
+        r.routes = routes.clone();
+        for sink in &sinks {
+            r.deliveries.insert(
+                sink.clone(),
+                Delivery {
+                    state: DeliveryState::Pending,
+                    attempts: 0,
+                    last_error: None,
+                    delivered_at: None,
+                },
+            );
+        }
+    })?;
+    if !written {
+        // Someone else moved it on meanwhile (a second run of the same message).
+        return hub.store.done_pending(id);
+    }
     let now = crate::sla::now_millis();
     for sink in &sinks {
-        record.deliveries.insert(
-            sink.clone(),
-            Delivery {
-                state: DeliveryState::Pending,
-                attempts: 0,
-                last_error: None,
-                delivered_at: None,
-            },
-        );
         hub.store.schedule(&OutboxEntry {
             id: id.into(),
             sink: sink.clone(),
@@ -166,15 +209,65 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
             errors: vec![],
         })?;
     }
-    record.state = State::Routed;
-    hub.store.put(&record)?;
     hub.store.done_pending(id)?;
-    tracing::info!(
-        topic = classification.topic.as_ref().map(|t| t.best.code.as_str()).unwrap_or("-"),
-        priority = decision.priority.as_str(),
-        sinks = ?sinks,
-        "routed"
-    );
+    tracing::info!(topic = %topic, priority, sinks = ?sinks, "routed");
+    hub.delivery_wake.notify_one();
+    Ok(())
+}
+
+/// What a run of the stages adds to a record.
+struct Outcome {
+    classification: Option<Classification>,
+    decision: Option<Decision>,
+    traced: Vec<crate::store::TraceEntry>,
+}
+
+impl Outcome {
+    /// Writes the outcome with `state`, plus `more`, if the record is still `accepted`;
+    /// returns whether it was.
+    fn write(
+        &self,
+        hub: &Hub,
+        id: &str,
+        state: State,
+        more: impl Fn(&mut Record),
+    ) -> anyhow::Result<bool> {
+        let written = hub.store.update_if(id, |r| {
+            if r.state != State::Accepted {
+                return false;
+            }
+            if let Some(c) = &self.classification {
+                r.classification = Some(c.clone());
+            }
+            if let Some(d) = &self.decision {
+                r.decision = Some(d.clone());
+            }
+            r.trace.extend(self.traced.iter().cloned());
+            r.state = state;
+            more(r);
+            true
+        })?;
+        Ok(written.is_some())
+    }
+}
+
+/// A message left pending after its record was routed: the hub stopped before it
+/// scheduled every delivery. Schedules those still pending that the outbox lacks.
+fn resume_routed(hub: &Hub, record: &Record) -> anyhow::Result<()> {
+    let id = &record.message.id;
+    let now = crate::sla::now_millis();
+    for (sink, delivery) in &record.deliveries {
+        if delivery.state == DeliveryState::Pending && !hub.store.in_outbox(id, sink)? {
+            hub.store.schedule(&OutboxEntry {
+                id: id.clone(),
+                sink: sink.clone(),
+                attempts: delivery.attempts,
+                due_at: now,
+                errors: vec![],
+            })?;
+        }
+    }
+    hub.store.done_pending(id)?;
     hub.delivery_wake.notify_one();
     Ok(())
 }
@@ -227,9 +320,11 @@ fn classification_reasons(before: &Classification, after: &Classification) -> Ve
     reasons
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fail(
     hub: &Hub,
-    mut record: Record,
+    id: &str,
+    mut done: Outcome,
     stage: &str,
     plugin: &Plugin,
     error: CallError,
@@ -241,22 +336,23 @@ fn fail(
         .dead_letters
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::warn!(plugin = plugin.name(), stage, error = %error, "step failed; message dead-lettered");
-    record.trace.push(trace(
+    let reason = error.to_string();
+    done.traced.push(trace(
         stage,
         started,
         Some((plugin.name(), &plugin.info.sha256)),
-        Err(error.to_string()),
+        Err(reason.clone()),
     ));
-    record.state = State::Failed;
-    let id = record.message.id.clone();
+    // The dead letter first: written again by a second run after a crash, never missing
+    // behind a failed record.
     hub.store.add_dead_letter(&DeadLetter {
-        id: id.clone(),
+        id: id.into(),
         target: format!("stage:{stage}"),
-        reason: error.to_string(),
+        reason,
         attempts,
         at: crate::sla::now_millis(),
     })?;
-    hub.store.put(&record)?;
-    hub.store.done_pending(&id)?;
+    done.write(hub, id, State::Failed, |_| {})?;
+    hub.store.done_pending(id)?;
     Ok(())
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-pub use durability::Durability;
+pub use durability::{Durability, StorageUnavailable, Ticket};
 pub use records::*;
 
 use crate::model::Message;
@@ -142,7 +142,10 @@ impl Store {
             pending: open("pending")?,
             outbox: open("outbox")?,
             dead: open("dead")?,
-            durability: Arc::new(Durability::new(db.clone())),
+            durability: Arc::new(Durability::new(durability::SledFiles::open(
+                db.clone(),
+                &dir.join("db"),
+            )?)),
             stored: Arc::new(std::sync::atomic::AtomicUsize::new(messages.len())),
             messages,
             db,
@@ -161,6 +164,14 @@ impl Store {
 
     /// Journals decoded messages, each under a new id unless its idempotency key was seen.
     /// Durable only after `durability.wait()`.
+    ///
+    /// A message and its `pending` entry are written before its idempotency entry, so
+    /// that a crash in between (sled recovers a prefix of its log) leaves a message
+    /// without its key, which [`Store::reconcile_pending`] indexes at start-up, and never
+    /// a key that points at nothing. A key that points at nothing all the same (a store
+    /// written before this order) counts as absent. Not a sled transaction: the first one
+    /// makes every sled operation take a lock that a transaction holds exclusively and
+    /// that every flush holds shared, so reads and writes would queue behind flushes.
     pub fn accept(
         &self,
         source: &str,
@@ -170,47 +181,105 @@ impl Store {
     ) -> anyhow::Result<Vec<Accepted>> {
         let mut out = Vec::with_capacity(messages.len());
         for mut message in messages {
-            if let Some(key) = message.idempotency_key.clone() {
-                let index_key = key2(source, &key);
-                let id = self.new_id(now)?;
-                // compare_and_swap makes two concurrent ingests of one key agree on one id.
-                match self.idempotency.compare_and_swap(
-                    &index_key,
-                    None as Option<&[u8]>,
-                    Some(id.as_bytes()),
-                )? {
-                    Ok(()) => {}
-                    Err(current) => {
-                        let first = current
-                            .current
-                            .map(|v| String::from_utf8_lossy(&v).into_owned())
-                            .unwrap_or_default();
-                        out.push(Accepted {
-                            id: first,
-                            duplicate: true,
-                        });
-                        continue;
-                    }
-                }
-                message.id = id;
-            } else {
-                message.id = self.new_id(now)?;
-            }
+            message.id = self.new_id(now)?;
             message.source = source.to_string();
             message.received_at = now;
             let id = message.id.clone();
+            let key = message.idempotency_key.clone();
             let mut record = Record::accepted(message);
             record.trace.extend_from_slice(trace);
             self.messages.insert(id.as_bytes(), json(&record)?)?;
             self.stored
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.pending.insert(id.as_bytes(), &[])?;
-            out.push(Accepted {
-                id,
-                duplicate: false,
-            });
+            let first = match key {
+                Some(key) => self.claim_key(&key2(source, &key), &id)?,
+                None => None,
+            };
+            match first {
+                None => out.push(Accepted {
+                    id,
+                    duplicate: false,
+                }),
+                Some(first) => {
+                    // Never acknowledged and never queued: it goes as if it never came.
+                    self.pending.remove(id.as_bytes())?;
+                    self.remove_message(&id)?;
+                    out.push(Accepted {
+                        id: first,
+                        duplicate: true,
+                    });
+                }
+            }
         }
         Ok(out)
+    }
+
+    /// Points the idempotency key at `id` unless it points at a message already; returns
+    /// that message's id. compare_and_swap makes concurrent ingests of one key agree on
+    /// one id.
+    fn claim_key(&self, index_key: &[u8], id: &str) -> anyhow::Result<Option<String>> {
+        let mut expected: Option<sled::IVec> = None;
+        loop {
+            match self.idempotency.compare_and_swap(
+                index_key,
+                expected.as_ref(),
+                Some(id.as_bytes()),
+            )? {
+                Ok(()) => return Ok(None),
+                Err(conflict) => {
+                    let Some(current) = conflict.current else {
+                        expected = None;
+                        continue;
+                    };
+                    if current == id.as_bytes() {
+                        return Ok(None);
+                    }
+                    if self.messages.contains_key(&current)? {
+                        return Ok(Some(String::from_utf8_lossy(&current).into_owned()));
+                    }
+                    // A key left pointing at nothing: taken over, as if absent.
+                    expected = Some(current);
+                }
+            }
+        }
+    }
+
+    fn remove_message(&self, id: &str) -> anyhow::Result<()> {
+        if self.messages.remove(id.as_bytes())?.is_some() {
+            self.stored
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Makes what a crash during [`Store::accept`] left consistent; run at start-up,
+    /// before the pending messages are queued. A pending message whose idempotency key
+    /// does not point at it yet gets the key, unless the key points at another message:
+    /// then it lost a concurrent ingest of that key before the crash, was never
+    /// acknowledged, and is removed. Returns how many were removed.
+    pub fn reconcile_pending(&self) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        for id in self.pending_ids()? {
+            let Some(record) = self.get(&id)? else {
+                continue;
+            };
+            let Some(key) = &record.message.idempotency_key else {
+                continue;
+            };
+            if record.state != State::Accepted {
+                continue;
+            }
+            if self
+                .claim_key(&key2(&record.message.source, key), &id)?
+                .is_some()
+            {
+                self.pending.remove(id.as_bytes())?;
+                self.remove_message(&id)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Record>> {
@@ -218,12 +287,6 @@ impl Store {
             .get(id.as_bytes())?
             .map(|v| from_json(&v, "message record"))
             .transpose()
-    }
-
-    pub fn put(&self, record: &Record) -> anyhow::Result<()> {
-        self.messages
-            .insert(record.message.id.as_bytes(), json(record)?)?;
-        Ok(())
     }
 
     /// A record with the stored bytes it was parsed from, for [`Store::update_read`].
@@ -265,12 +328,28 @@ impl Store {
         id: &str,
         mut change: impl FnMut(&mut Record),
     ) -> anyhow::Result<Option<Record>> {
+        self.update_if(id, |r| {
+            change(r);
+            true
+        })
+    }
+
+    /// Like [`Store::update`], for a change that depends on the record as it is when it
+    /// is written: `change` returns false to leave the record as it was (nothing is
+    /// written, and the result is `None`, as for a missing record).
+    pub fn update_if(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut Record) -> bool,
+    ) -> anyhow::Result<Option<Record>> {
         loop {
             let Some(current) = self.messages.get(id.as_bytes())? else {
                 return Ok(None);
             };
             let mut record: Record = from_json(&current, "message record")?;
-            change(&mut record);
+            if !change(&mut record) {
+                return Ok(None);
+            }
             let new = json(&record)?;
             if self
                 .messages
@@ -369,6 +448,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether the outbox holds a delivery of message `id` to `sink`, at any time. It reads
+    /// the whole outbox: for recovery after a crash, not for every message.
+    pub fn in_outbox(&self, id: &str, sink: &str) -> anyhow::Result<bool> {
+        let delivery = Self::delivery_key(id, sink);
+        for key in self.outbox.iter().keys() {
+            if key?.get(8..) == Some(delivery.as_slice()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Removes a delivery from the outbox (done, or dead-lettered).
     pub fn finish_delivery(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
         self.outbox
@@ -449,22 +540,33 @@ impl Store {
     /// before `cutoff`, with their idempotency entries. Returns how many.
     pub fn compact(&self, cutoff: i64) -> anyhow::Result<usize> {
         let mut removed = 0;
-        for record in self.scan_messages(None) {
-            let record = record?;
+        for item in self.messages.iter() {
+            let (id, bytes) = item?;
+            let record: Record = from_json(&bytes, "message record")?;
             if record.message.received_at >= cutoff {
                 break; // ids are in arrival order
             }
-            if !record.state.is_finished()
-                || self.pending.contains_key(record.message.id.as_bytes())?
+            if !record.state.is_finished() || self.pending.contains_key(&id)? {
+                continue;
+            }
+            // Only as read: a replay since makes it unfinished again.
+            if self
+                .messages
+                .compare_and_swap(&id, Some(&bytes), None as Option<&[u8]>)?
+                .is_err()
             {
                 continue;
             }
-            if let Some(key) = &record.message.idempotency_key {
-                self.idempotency.remove(key2(&record.message.source, key))?;
-            }
-            self.messages.remove(record.message.id.as_bytes())?;
             self.stored
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(key) = &record.message.idempotency_key {
+                // Only if it is still this message's: a key left behind is absent anyway.
+                let _ = self.idempotency.compare_and_swap(
+                    key2(&record.message.source, key),
+                    Some(id.as_ref()),
+                    None as Option<&[u8]>,
+                )?;
+            }
             removed += 1;
         }
         Ok(removed)
@@ -708,6 +810,122 @@ mod tests {
             .unwrap();
         store.finish_delivery(&entry("early", 100)).unwrap();
         assert!(due_ids(&HashSet::new()).is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_crash_between_a_message_and_its_key_leaves_the_message_which_gets_the_key_back() {
+        let (store, dir) = temp_store("crash-window");
+        // What `accept` has written when the hub dies before the idempotency entry: the
+        // message and its pending entry (sled recovers a prefix of its log, and the key
+        // comes last, so the reverse cannot be left).
+        let mut m = message("k1");
+        m.id = store.new_id(1_000).unwrap();
+        m.source = "mail".into();
+        let id = m.id.clone();
+        store
+            .messages
+            .insert(id.as_bytes(), json(&Record::accepted(m)).unwrap())
+            .unwrap();
+        store.mark_pending(&id).unwrap();
+        drop(store);
+
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.reconcile_pending().unwrap(), 0);
+        // The sender never got its 202 and sends again: the same message, not a second.
+        let again = store
+            .accept("mail", vec![message("k1")], 2_000, &[])
+            .unwrap();
+        assert!(again[0].duplicate);
+        assert_eq!(again[0].id, id);
+        assert_eq!(store.pending_ids().unwrap(), [id]);
+        assert_eq!(store.messages.len(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_key_that_points_at_no_message_counts_as_absent() {
+        let (store, dir) = temp_store("dangling");
+        // A store written by the earlier order (key first) that crashed in between.
+        store
+            .idempotency
+            .insert(key2("mail", "k1"), "0000000003e8ffffffff".as_bytes())
+            .unwrap();
+        let accepted = store
+            .accept("mail", vec![message("k1")], 1_000, &[])
+            .unwrap();
+        assert!(!accepted[0].duplicate, "{accepted:?}");
+        assert!(store.get(&accepted[0].id).unwrap().is_some());
+        assert_eq!(
+            store.idempotency.get(key2("mail", "k1")).unwrap().unwrap(),
+            accepted[0].id.as_bytes()
+        );
+        let again = store
+            .accept("mail", vec![message("k1")], 2_000, &[])
+            .unwrap();
+        assert!(again[0].duplicate);
+        assert_eq!(again[0].id, accepted[0].id);
+        assert_eq!(store.message_count(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn concurrent_ingests_of_one_key_agree_on_one_message() {
+        let (store, dir) = temp_store("concurrent-key");
+        let results: Vec<Accepted> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let store = store.clone();
+                    scope.spawn(move || {
+                        store
+                            .accept("mail", vec![message("same")], 1_000, &[])
+                            .unwrap()
+                            .remove(0)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let first: Vec<&Accepted> = results.iter().filter(|a| !a.duplicate).collect();
+        assert_eq!(first.len(), 1, "{results:?}");
+        assert!(results.iter().all(|a| a.id == first[0].id), "{results:?}");
+        assert_eq!(store.messages.len(), 1);
+        assert_eq!(
+            store.pending_ids().unwrap(),
+            std::slice::from_ref(&first[0].id)
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_repeat_left_by_a_crash_mid_ingest_is_removed_at_start_up() {
+        let (store, dir) = temp_store("loser");
+        let first = store
+            .accept("mail", vec![message("k1")], 1_000, &[])
+            .unwrap()
+            .remove(0);
+        // A concurrent ingest of the same key wrote its message, found the key taken, and
+        // the hub died before it removed its message again.
+        let mut m = message("k1");
+        m.id = store.new_id(1_000).unwrap();
+        m.source = "mail".into();
+        let loser = m.id.clone();
+        store
+            .messages
+            .insert(loser.as_bytes(), json(&Record::accepted(m)).unwrap())
+            .unwrap();
+        store.mark_pending(&loser).unwrap();
+        assert_eq!(store.reconcile_pending().unwrap(), 1);
+        assert!(store.get(&loser).unwrap().is_none());
+        assert_eq!(
+            store.pending_ids().unwrap(),
+            std::slice::from_ref(&first.id)
+        );
+        assert!(store.get(&first.id).unwrap().is_some());
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
