@@ -241,3 +241,117 @@ async fn sighup_reloads_the_config_and_a_bad_one_is_refused() {
     .await;
     assert!(!sink_a.keys().contains(&two));
 }
+
+/// `text` without the terminal colour sequences the log formatter adds.
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ parameters, ended by a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `2026-11-29T10:00:00`: the start of every line the hub's log formatter writes.
+fn starts_with_timestamp(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() >= 19
+        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
+        && (b[4], b[7], b[10], b[13], b[16]) == (b'-', b'-', b'T', b':', b':')
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sinks_hostile_error_answer_cannot_forge_log_lines_or_leak_personal_data() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let secrets = [
+        "Смирнова Анна Петровна",
+        "+7 (912) 345-67-89",
+        "anna.smirnova@example.ru",
+    ];
+    let answer = format!(
+        "upstream failed\n2026-11-29T00:00:00Z ERROR forged: every message was deleted\r\n\
+         заявитель {}, тел. {}, почта {}\u{2028}2026-11-29T00:00:01Z  WARN forged again",
+        secrets[0], secrets[1], secrets[2]
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink_addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/{*path}",
+        axum::routing::post(move || {
+            let (counted, answer) = (counted.clone(), answer.clone());
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                (axum::http::StatusCode::INTERNAL_SERVER_ERROR, answer)
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = write_config(
+        dir.path(),
+        &listen,
+        &one_sink(&format!("http://{sink_addr}/r"), 2),
+        &[],
+    );
+    let hub = HubProcess::start(&config, dir.path().join("hub.log"), "info");
+    eventually("the hub answers", LIMIT, || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    })
+    .await;
+    let (status, accepted) = post_mail(
+        &listen,
+        mail(
+            "hostile-sink@example.ru",
+            "x",
+            "Прошу отремонтировать дорогу.",
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    eventually("both attempts and the dead letter", LIMIT, || {
+        hits.load(Ordering::SeqCst) >= 2 && hub.log().contains("delivery failed for good")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let log = without_colours(&hub.log());
+    assert!(
+        log.contains("delivery failed; will retry"),
+        "the retry was logged at info: {log}"
+    );
+    // The answer reached the log (else this test would prove nothing), inside the hub's
+    // own events.
+    assert!(log.contains("ERROR forged"), "{log}");
+    for line in log.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            starts_with_timestamp(line),
+            "a line that is not the hub's:\n{line}\nin:\n{log}"
+        );
+        if line.contains("forged") {
+            assert!(line.contains("delivery failed"), "{line}");
+        }
+    }
+    for secret in secrets
+        .iter()
+        .chain(["Смирнова", "anna.smirnova", "345-67-89"].iter())
+    {
+        assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
+    }
+}

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::{trace, Hub};
 use crate::config::SinkConfig;
+use crate::observability::{bounded, for_log, STORED_TEXT_BYTES};
 use crate::store::{Attempt, DeadLetter, DeliveryState, OutboxEntry, State, Store};
 use crate::transport::http_sink::{self, SendError};
 
@@ -131,11 +132,13 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                     Err(e) => {
                         hub.metrics.plugin_error(connector.name(), e.kind());
                         let transient = e.is_transient();
+                        // The connector's message is kept in the record: bounded.
+                        let text = bounded(&e.to_string(), STORED_TEXT_BYTES).into_owned();
                         Err((
                             if transient {
-                                SendError::Transient(e.to_string())
+                                SendError::Transient(text)
                             } else {
-                                SendError::Permanent(e.to_string())
+                                SendError::Permanent(text)
                             },
                             false,
                         ))
@@ -207,7 +210,7 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                 hub.metrics
                     .dead_letters
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(message_id = %entry.id, sink = %entry.sink, attempts, error = %error, "delivery failed for good; dead-lettered");
+                tracing::warn!(message_id = %entry.id, sink = %entry.sink, attempts, error = %for_log(&error.to_string()), "delivery failed for good; dead-lettered");
                 let reason = format!("{error} (after {attempts} attempt(s))");
                 hub.store.add_dead_letter(&DeadLetter {
                     id: entry.id.clone(),
@@ -240,7 +243,7 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                     .sink(&entry.sink)
                     .expect("checked above: a missing sink is permanent");
                 let delay = backoff(sink, attempts);
-                tracing::info!(message_id = %entry.id, sink = %entry.sink, attempts, retry_in_ms = delay.as_millis() as u64, error = %error, "delivery failed; will retry");
+                tracing::info!(message_id = %entry.id, sink = %entry.sink, attempts, retry_in_ms = delay.as_millis() as u64, error = %for_log(&error.to_string()), "delivery failed; will retry");
                 hub.store.update_read(read, |r| {
                     if let Some(d) = r.deliveries.get_mut(&entry.sink) {
                         d.attempts = attempts;

@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use super::{trace, Hub};
 use crate::model::{Classification, Decision};
+use crate::observability::{bounded, for_log, STORED_TEXT_BYTES};
 use crate::runtime::{CallError, Plugin};
 use crate::store::{Attempt, DeadLetter, Delivery, DeliveryState, OutboxEntry, Record, State};
 
@@ -21,7 +22,7 @@ pub async fn worker(hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<String>>>) {
         let Some(id) = next else { return };
         let span = tracing::info_span!("message", message_id = %id);
         if let Err(e) = process(&hub, &id).instrument(span).await {
-            tracing::error!(message_id = %id, error = %format!("{e:#}"), "processing failed; the message stays pending until restart");
+            tracing::error!(message_id = %id, error = %for_log(&format!("{e:#}")), "processing failed; the message stays pending until restart");
         }
     }
 }
@@ -39,12 +40,12 @@ where
             Err(e) => {
                 attempts.push(Attempt {
                     at: crate::sla::now_millis(),
-                    error: e.to_string(),
+                    error: stored_text(&e),
                 });
                 if !e.is_transient() || n == STEP_ATTEMPTS {
                     return (Err(e), attempts);
                 }
-                tracing::warn!(plugin = plugin.name(), attempt = n, error = %e, "transient plugin failure; retrying");
+                tracing::warn!(plugin = plugin.name(), attempt = n, error = %for_log(&e.to_string()), "transient plugin failure; retrying");
                 tokio::time::sleep(Duration::from_millis(200 << n)).await;
             }
         }
@@ -335,8 +336,8 @@ fn fail(
     hub.metrics
         .dead_letters
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::warn!(plugin = plugin.name(), stage, error = %error, "step failed; message dead-lettered");
-    let reason = error.to_string();
+    tracing::warn!(plugin = plugin.name(), stage, error = %for_log(&error.to_string()), "step failed; message dead-lettered");
+    let reason = stored_text(&error);
     done.traced.push(trace(
         stage,
         started,
@@ -355,4 +356,10 @@ fn fail(
     done.write(hub, id, State::Failed, |_| {})?;
     hub.store.done_pending(id)?;
     Ok(())
+}
+
+/// A plugin's error as the record keeps it: its message is the plugin's to choose, so it
+/// is bounded like anything else from outside.
+fn stored_text(error: &CallError) -> String {
+    bounded(&error.to_string(), STORED_TEXT_BYTES).into_owned()
 }

@@ -152,7 +152,7 @@ impl types::Host for HostState {}
 impl log::Host for HostState {
     async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         // Plugins are told never to log personal data; the hub masks anyway.
-        let message = crate::observability::mask_personal_data(&message);
+        let message = crate::observability::for_log(&message);
         let plugin = self.plugin.name.as_str();
         let id = self.message_id.as_str();
         match level {

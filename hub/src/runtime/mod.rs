@@ -442,7 +442,7 @@ impl Plugin {
     fn log_output(&self, store: &Store<HostState>) {
         let output = store.data().captured_output();
         if !output.is_empty() {
-            tracing::debug!(plugin = %self.name(), message_id = %store.data().message_id, output = %crate::observability::mask_personal_data(&output), "plugin wrote to stdout/stderr");
+            tracing::debug!(plugin = %self.name(), message_id = %store.data().message_id, output = %crate::observability::for_log(&output), "plugin wrote to stdout/stderr");
         }
     }
 

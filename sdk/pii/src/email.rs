@@ -3,11 +3,11 @@
 use crate::{Kind, Span};
 
 fn local_char(c: char) -> bool {
-    okno_sdk::text::is_alphanumeric(c) || matches!(c, '.' | '_' | '%' | '+' | '-')
+    crate::text::is_alphanumeric(c) || matches!(c, '.' | '_' | '%' | '+' | '-')
 }
 
 fn domain_char(c: char) -> bool {
-    okno_sdk::text::is_alphanumeric(c) || matches!(c, '.' | '-')
+    crate::text::is_alphanumeric(c) || matches!(c, '.' | '-')
 }
 
 pub fn find(text: &str, out: &mut Vec<Span>) {
@@ -48,7 +48,7 @@ fn valid_domain(domain: &str) -> bool {
             .iter()
             .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
         && labels.last().is_some_and(|tld| {
-            tld.chars().count() >= 2 && tld.chars().all(okno_sdk::text::is_alphabetic)
+            tld.chars().count() >= 2 && tld.chars().all(crate::text::is_alphabetic)
         })
 }
 

@@ -103,8 +103,7 @@ fn is_name_word(t: &Token) -> bool {
 fn is_initial(tokens: &[Token], i: usize) -> bool {
     let Some(t) = tokens.get(i) else { return false };
     let mut chars = t.text.chars();
-    let one_upper =
-        chars.next().is_some_and(okno_sdk::text::is_uppercase) && chars.next().is_none();
+    let one_upper = chars.next().is_some_and(crate::text::is_uppercase) && chars.next().is_none();
     one_upper && t.is_word() && tokens.get(i + 1).is_some_and(|d| d.is_punct('.'))
 }
 

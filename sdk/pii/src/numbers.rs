@@ -20,11 +20,11 @@ fn before(text: &str, pos: usize, bytes: usize) -> String {
     while !text.is_char_boundary(from) {
         from += 1;
     }
-    okno_sdk::text::to_lowercase_folded(&text[from..pos])
+    crate::text::to_lowercase_folded(&text[from..pos])
 }
 
 fn is_word_char(c: char) -> bool {
-    okno_sdk::text::is_alphanumeric(c) || c == '_'
+    crate::text::is_alphanumeric(c) || c == '_'
 }
 
 /// Runs of digit groups; a run breaks on anything that is not a separator.
@@ -47,7 +47,7 @@ fn runs(text: &str) -> Vec<Vec<Group>> {
         let glued_after = text[i..]
             .chars()
             .next()
-            .is_some_and(|c| okno_sdk::text::is_alphabetic(c) || c == '_');
+            .is_some_and(|c| crate::text::is_alphabetic(c) || c == '_');
         let joins_current = current
             .last()
             .is_some_and(|last| is_separator(&text[last.end..start]));

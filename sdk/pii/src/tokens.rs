@@ -44,13 +44,13 @@ impl<'a> Token<'a> {
                 after_hyphen = true;
                 continue;
             }
-            if okno_sdk::text::is_uppercase(c) && !after_hyphen {
+            if crate::text::is_uppercase(c) && !after_hyphen {
                 return false;
             }
-            lower_seen |= okno_sdk::text::is_lowercase(c);
+            lower_seen |= crate::text::is_lowercase(c);
             after_hyphen = false;
         }
-        okno_sdk::text::is_uppercase(first) && lower_seen
+        crate::text::is_uppercase(first) && lower_seen
     }
 
     /// Compares case-insensitively, reading `ё` as `е`, against a lower-case word.
@@ -97,7 +97,7 @@ impl<'a> Token<'a> {
 fn fold(c: char) -> char {
     match c {
         'ё' | 'Ё' => 'е',
-        _ => okno_sdk::text::lowercase_char(c),
+        _ => crate::text::lowercase_char(c),
     }
 }
 
@@ -108,7 +108,7 @@ pub fn tokenize(text: &str) -> Vec<Token<'_>> {
         if c.is_whitespace() {
             continue;
         }
-        let kind = if okno_sdk::text::is_alphabetic(c) {
+        let kind = if crate::text::is_alphabetic(c) {
             TokenKind::Word
         } else if c.is_ascii_digit() {
             TokenKind::Number
@@ -119,14 +119,14 @@ pub fn tokenize(text: &str) -> Vec<Token<'_>> {
         if kind != TokenKind::Punct {
             while let Some(&(i, n)) = chars.peek() {
                 let joins = match kind {
-                    TokenKind::Word => okno_sdk::text::is_alphabetic(n),
-                    _ => okno_sdk::text::is_alphanumeric(n),
+                    TokenKind::Word => crate::text::is_alphabetic(n),
+                    _ => crate::text::is_alphanumeric(n),
                 };
                 // An inner `-` or `/` belongs to the token only when a letter or digit follows.
                 let inner = (n == '-' || (n == '/' && kind == TokenKind::Number))
                     && text[i + 1..].chars().next().is_some_and(|f| match kind {
-                        TokenKind::Word => okno_sdk::text::is_alphabetic(f),
-                        _ => okno_sdk::text::is_alphanumeric(f),
+                        TokenKind::Word => crate::text::is_alphabetic(f),
+                        _ => crate::text::is_alphanumeric(f),
                     });
                 if joins || inner {
                     end = i + n.len_utf8();
