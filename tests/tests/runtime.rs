@@ -327,3 +327,80 @@ async fn the_wrong_world_for_a_step_is_refused() {
         .expect("refused");
     assert!(matches!(err, LoadError::WorldMismatch { .. }), "got {err}");
 }
+
+/// The one file in `dir` whose name starts with `sha256`.
+fn cached_file(dir: &std::path::Path, sha256: &str) -> std::path::PathBuf {
+    let found: Vec<_> = std::fs::read_dir(dir)
+        .expect("the cache dir")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(sha256) && n.ends_with(".cwasm"))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found[0].clone()
+}
+
+/// Loads the mail connector from the cache in `dir` and checks it is still itself.
+async fn mail_from_cache(dir: &std::path::Path) {
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.to_path_buf()),
+        ..Default::default()
+    })
+    .expect("engine");
+    let mail = load(&rt, "mail", &[], Limits::default());
+    assert_eq!(mail.world(), World::Connector);
+    let messages = mail
+        .decode(Inbound {
+            bytes: sample("examples/appeals/01-heating-outage-koi8r-qp.eml"),
+            ..Default::default()
+        })
+        .await
+        .expect("the mail connector decodes");
+    assert!(
+        messages[0].body.to_lowercase().contains("отоплен"),
+        "{:?}",
+        messages[0].body
+    );
+}
+
+#[tokio::test]
+async fn a_swapped_or_changed_compiled_plugin_in_the_cache_is_not_used() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("compiled");
+    // Both compiled into the cache, each under its own sha256.
+    mail_from_cache(&dir).await;
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .expect("engine");
+    load(&rt, "pii", &[], Limits::default());
+    let mail_file = cached_file(&dir, &sha256_of(&plugin("mail")));
+    let pii_file = cached_file(&dir, &sha256_of(&plugin("pii")));
+    assert!(
+        scratch.path().join("compiled.key").is_file(),
+        "the key lies beside the cache"
+    );
+
+    // The pii classifier's compiled code, well tagged, under the mail connector's name.
+    let pii_bytes = std::fs::read(&pii_file).unwrap();
+    std::fs::copy(&pii_file, &mail_file).unwrap();
+    mail_from_cache(&dir).await;
+    let rewritten = std::fs::read(&mail_file).unwrap();
+    assert_ne!(rewritten, pii_bytes, "the swapped file was replaced");
+
+    // One byte of the mail connector's compiled code changed.
+    let mut changed = rewritten.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x01;
+    std::fs::write(&mail_file, &changed).unwrap();
+    mail_from_cache(&dir).await;
+    assert_ne!(
+        std::fs::read(&mail_file).unwrap(),
+        changed,
+        "the changed file was replaced"
+    );
+}

@@ -59,7 +59,8 @@ impl Default for Limits {
 /// Engine-wide settings.
 #[derive(Clone, Debug)]
 pub struct RuntimeOptions {
-    /// Where compiled components are kept so that a restart does not recompile.
+    /// Where compiled components are kept so that a restart does not recompile. Their
+    /// key (see `cache.rs`) is kept beside it, in `DIR.key`.
     pub cache_dir: Option<PathBuf>,
     /// The most any plugin may be granted; the pooling allocator reserves this per slot.
     pub max_memory_bytes: usize,
@@ -80,7 +81,7 @@ impl Default for RuntimeOptions {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
-    cache_dir: Option<PathBuf>,
+    cache: Option<cache::Cache>,
     max_memory_bytes: usize,
 }
 
@@ -202,14 +203,15 @@ impl Runtime {
             })
             .context("starting the epoch thread")?;
 
-        if let Some(dir) = &options.cache_dir {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the plugin cache {}", dir.display()))?;
-        }
+        let cache = options
+            .cache_dir
+            .as_deref()
+            .map(cache::Cache::open)
+            .transpose()?;
         Ok(Arc::new(Runtime {
             engine,
             linker,
-            cache_dir: options.cache_dir,
+            cache,
             max_memory_bytes: options.max_memory_bytes,
         }))
     }
@@ -235,7 +237,7 @@ impl Runtime {
         bytes: &[u8],
         sha256: &str,
     ) -> Result<(Component, PluginInfo), LoadError> {
-        let component = cache::compile(&self.engine, self.cache_dir.as_deref(), bytes, sha256)
+        let component = cache::compile(&self.engine, self.cache.as_ref(), bytes, sha256)
             .map_err(|e| LoadError::Compile {
                 path: path.into(),
                 detail: format!("{e:#}"),
