@@ -19,6 +19,7 @@ pub async fn start(
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     let app = crate::api::router(hub.clone());
+    let limits = crate::transport::http_in::ServerLimits::from_config(&hub.active().config.hub);
     let started_tls = hub
         .active()
         .config
@@ -29,9 +30,7 @@ pub async fn start(
     match started_tls {
         None => {
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    tracing::error!(error = %e, "the API server stopped");
-                }
+                crate::transport::http_in::serve(listener, app, limits).await;
             });
         }
         Some(started) => {
@@ -53,9 +52,7 @@ pub async fn start(
             })
             .with_context(|| format!("listening with TLS on {listen}"))?;
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    tracing::error!(error = %e, "the API server stopped");
-                }
+                crate::transport::http_in::serve(listener, app, limits).await;
             });
         }
     }

@@ -60,6 +60,15 @@ pub struct HubConfig {
     pub tls: Option<ServerTlsConfig>,
     /// What every outbound client (sinks, plugin http) trusts besides the system roots.
     pub tls_client: HubClientTlsConfig,
+    /// Open connections at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    pub header_timeout_ms: u64,
+    /// Time for a whole request, body and answer included.
+    pub request_timeout_ms: u64,
+    /// Request bodies read at once, in MiB: what bounds the memory uploads can take.
+    pub body_budget_mib: usize,
     /// Serve `/metrics` and `/readyz` without a token (e.g. to a scraper on a closed
     /// network); otherwise they need a `metrics` or `admin` token.
     pub metrics_public: bool,
@@ -106,6 +115,10 @@ impl Default for HubConfig {
             plugin_wall_ms: 5_000,
             tls: None,
             tls_client: HubClientTlsConfig::default(),
+            max_connections: 1024,
+            header_timeout_ms: 30_000,
+            request_timeout_ms: 120_000,
+            body_budget_mib: 128,
             metrics_public: false,
             import_max_lines: std::num::NonZeroUsize::new(100_000).expect("not zero"),
         }

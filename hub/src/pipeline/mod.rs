@@ -180,6 +180,10 @@ impl Hub {
             ("hub.queue_capacity", new_hub.queue_capacity != old_hub.queue_capacity),
             ("hub.workers", new_hub.workers != old_hub.workers),
             ("hub.max_body_bytes", new_hub.max_body_bytes != old_hub.max_body_bytes),
+            ("hub.max_connections", new_hub.max_connections != old_hub.max_connections),
+            ("hub.header_timeout_ms", new_hub.header_timeout_ms != old_hub.header_timeout_ms),
+            ("hub.request_timeout_ms", new_hub.request_timeout_ms != old_hub.request_timeout_ms),
+            ("hub.body_budget_mib", new_hub.body_budget_mib != old_hub.body_budget_mib),
         ];
         let changed: Vec<&str> = restart_only
             .iter()

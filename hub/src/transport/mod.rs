@@ -1,3 +1,4 @@
-//! How bytes leave the hub. (Bytes come in through the HTTP API, `crate::api`.)
+//! How bytes come in and leave the hub: the HTTP server the API runs on, and HTTP sinks.
 
+pub mod http_in;
 pub mod http_sink;
