@@ -112,8 +112,8 @@ impl Cache {
 }
 
 /// The most a cached file is read into memory: far more than any plugin compiles to (the
-/// reference plugins compile to a few MiB), far less than what a file planted in the cache
-/// could make the hub allocate.
+/// reference plugins compile to 0.4–1.5 MiB), far less than what a file planted in the
+/// cache could make the hub allocate.
 const MAX_CACHED_BYTES: u64 = 256 << 20;
 
 /// The bytes of `path` if it is a regular file of at most [`MAX_CACHED_BYTES`]; `None` for
