@@ -84,8 +84,8 @@ pub fn token_list(data_dir: &Path, as_json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<10} {:<12} {:<20} {:<20} {}",
-        "NAME", "ROLE", "SOURCE", "CREATED", "EXPIRES", "REVOKED"
+        "{:<24} {:<10} {:<12} {:<20} {:<20} REVOKED",
+        "NAME", "ROLE", "SOURCE", "CREATED", "EXPIRES"
     );
     for t in &tokens {
         let time = |at: Option<i64>| at.map(crate::sla::format_time).unwrap_or("-".into());
