@@ -285,8 +285,11 @@ async fn a_plugin_reaches_its_https_grant_with_its_ca_and_client_certificate() {
     )
     .await
     .expect_err("the receiver demands a client certificate");
+    // Under TLS 1.3 the server judges the client's certificate after the client has
+    // finished its side of the handshake: its alert may come as the reason or as a
+    // connection closed under the request. Either way the call fails in transport.
     assert!(
-        no_certificate.to_lowercase().contains("certificate"),
+        no_certificate.contains("Transport") && no_certificate.contains("/smev"),
         "{no_certificate}"
     );
     assert_eq!(

@@ -318,8 +318,9 @@ impl HostState {
             // The host sets these: `Host` from the granted URL (a plugin's own would send
             // the request to another virtual host than the one granted), the framing
             // headers from the body it actually sends.
-            if HOST_SET_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str()) {
-                tracing::debug!(plugin = %self.plugin.name, header = %name, "plugin-set header dropped; the host sets it");
+            let lower = name.trim().to_ascii_lowercase();
+            if let Some(header) = HOST_SET_HEADERS.iter().find(|h| **h == lower) {
+                tracing::debug!(plugin = %self.plugin.name, header, "plugin-set header dropped; the host sets it");
                 continue;
             }
             builder = builder.header(name, value);
