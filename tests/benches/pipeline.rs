@@ -268,7 +268,7 @@ async fn main() {
             .unwrap_or_else(|| panic!("/metrics has no okno_stage_seconds_{series}"))
     };
     let count = flush("count{stage=\"flush\"}");
-    let over_25ms = count - flush("bucket{stage=\"flush\",le=\"0.025\"}");
+    let over_25ms = count - flush("bucket{le=\"0.025\",stage=\"flush\"}");
     println!(
         "    ingest waited for the disk flush {:.1} ms on average, over 25 ms {over_25ms} times of {count} (whole run)",
         flush("sum{stage=\"flush\"}") / count.max(1.0) * 1000.0

@@ -377,36 +377,19 @@ async fn ready(State(hub): State<Arc<Hub>>) -> Response {
 }
 
 async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
-    let gauges = [
-        (
-            "okno_queue_depth",
-            "Messages accepted and waiting for the pipeline.",
-            hub.store.pending_len() as u64,
-        ),
-        (
-            "okno_outbox_depth",
-            "Deliveries waiting (including retries).",
-            hub.store.outbox_len() as u64,
-        ),
-        (
-            "okno_dead_letters",
-            "Dead letters waiting for a replay.",
-            hub.store.dead_letter_count() as u64,
-        ),
-        (
-            "okno_messages_stored",
-            "Messages in the journal.",
-            hub.store.message_count() as u64,
-        ),
-        (
-            "okno_disk_bytes",
-            "Size of the store on disk.",
-            hub.store.size_on_disk(),
-        ),
-    ];
+    let store = crate::pipeline::metrics::StoreGauges {
+        queue_depth: hub.store.pending_len() as u64,
+        outbox_depth: hub.store.outbox_len() as u64,
+        dead_letters: hub.store.dead_letter_count() as u64,
+        messages_stored: hub.store.message_count() as u64,
+        disk_bytes: hub.store.size_on_disk(),
+    };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        hub.metrics.render(&gauges),
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        hub.metrics.render(&store),
     )
         .into_response()
 }

@@ -1,172 +1,241 @@
-//! Counters and latency histograms, rendered in the Prometheus text format.
+//! Counters and latency histograms, exposed in the Prometheus text format by
+//! `prometheus-client`, which escapes label values and writes the exposition's grammar.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-#[derive(Default)]
-pub struct Histogram {
-    counts: [AtomicU64; 12],
-    count: AtomicU64,
-    sum_us: AtomicU64,
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
-impl Histogram {
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                self.counts[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}le=\"{bound}\"}} {}",
-                self.counts[i].load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum{{{}}} {}",
-            labels.trim_end_matches(','),
-            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(
-            out,
-            "{name}_count{{{}}} {count}",
-            labels.trim_end_matches(',')
-        );
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Stage {
+    stage: String,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginFailure {
+    plugin: String,
+    kind: String,
+}
+
+/// What the store reports at each scrape.
+pub struct StoreGauges {
+    pub queue_depth: u64,
+    pub outbox_depth: u64,
+    pub dead_letters: u64,
+    pub messages_stored: u64,
+    pub disk_bytes: u64,
+}
+
 pub struct Metrics {
-    pub ingested: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub rejected: Mutex<BTreeMap<String, u64>>,
-    pub delivered: AtomicU64,
-    pub retries: AtomicU64,
-    pub dead_letters: AtomicU64,
-    pub plugin_errors: Mutex<BTreeMap<(String, String), u64>>,
-    pub stages: Mutex<BTreeMap<String, std::sync::Arc<Histogram>>>,
-    pub ingest_to_delivery: Histogram,
+    registry: Registry,
+    pub ingested: Counter,
+    pub duplicates: Counter,
+    pub delivered: Counter,
+    pub retries: Counter,
+    pub dead_letters: Counter,
+    rejected: Family<Reason, Counter>,
+    plugin_errors: Family<PluginFailure, Counter>,
+    stages: Family<Stage, Histogram, fn() -> Histogram>,
+    ingest_to_delivery: Histogram,
+    queue_depth: Gauge,
+    outbox_depth: Gauge,
+    dead_letters_waiting: Gauge,
+    messages_stored: Gauge,
+    disk_bytes: Gauge,
 }
 
-fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-    *map.entry(key).or_default() += 1;
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("okno");
+        let metrics = Metrics {
+            ingested: Counter::default(),
+            duplicates: Counter::default(),
+            delivered: Counter::default(),
+            retries: Counter::default(),
+            dead_letters: Counter::default(),
+            rejected: Family::default(),
+            plugin_errors: Family::default(),
+            stages: Family::new_with_constructor(latency_histogram),
+            ingest_to_delivery: latency_histogram(),
+            queue_depth: Gauge::default(),
+            outbox_depth: Gauge::default(),
+            dead_letters_waiting: Gauge::default(),
+            messages_stored: Gauge::default(),
+            disk_bytes: Gauge::default(),
+            registry: Registry::default(),
+        };
+        // Counters are exposed with `_total` added to these names.
+        registry.register(
+            "ingested",
+            "Messages accepted and journaled",
+            metrics.ingested.clone(),
+        );
+        registry.register(
+            "duplicates",
+            "Ingests answered with an earlier message (same idempotency key)",
+            metrics.duplicates.clone(),
+        );
+        registry.register(
+            "delivered",
+            "Deliveries to sinks that succeeded",
+            metrics.delivered.clone(),
+        );
+        registry.register(
+            "retries",
+            "Delivery or step attempts that failed and were retried",
+            metrics.retries.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Steps that failed for good",
+            metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "rejected",
+            "Requests refused, by reason",
+            metrics.rejected.clone(),
+        );
+        registry.register(
+            "plugin_errors",
+            "Plugin call failures, by plugin and kind",
+            metrics.plugin_errors.clone(),
+        );
+        registry.register(
+            "stage_seconds",
+            "Time spent in each pipeline stage",
+            metrics.stages.clone(),
+        );
+        registry.register(
+            "ingest_to_delivery_seconds",
+            "From acceptance to a sink's 2xx",
+            metrics.ingest_to_delivery.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Messages accepted and waiting for the pipeline",
+            metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Deliveries waiting (including retries)",
+            metrics.outbox_depth.clone(),
+        );
+        registry.register(
+            "dead_letters_waiting",
+            "Dead letters waiting for a replay or a discard",
+            metrics.dead_letters_waiting.clone(),
+        );
+        registry.register(
+            "messages_stored",
+            "Messages in the journal",
+            metrics.messages_stored.clone(),
+        );
+        registry.register(
+            "disk_bytes",
+            "Size of the store on disk",
+            metrics.disk_bytes.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
 }
 
 impl Metrics {
     pub fn stage(&self, stage: &str, d: Duration) {
-        let histogram = {
-            let mut stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
-            stages.entry(stage.to_string()).or_default().clone()
-        };
-        histogram.observe(d);
+        self.stages
+            .get_or_create(&Stage {
+                stage: stage.to_string(),
+            })
+            .observe(d.as_secs_f64());
     }
 
     pub fn rejected(&self, reason: &str) {
-        bump(&self.rejected, reason.to_string());
+        self.rejected
+            .get_or_create(&Reason {
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     pub fn plugin_error(&self, plugin: &str, kind: &str) {
-        bump(&self.plugin_errors, (plugin.to_string(), kind.to_string()));
+        self.plugin_errors
+            .get_or_create(&PluginFailure {
+                plugin: plugin.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
     }
 
-    /// Gauges (queue depths, disk) are read by the caller and passed in.
-    pub fn render(&self, gauges: &[(&str, &str, u64)]) -> String {
-        let mut out = String::new();
-        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
-            );
+    pub fn ingest_to_delivery(&self, d: Duration) {
+        self.ingest_to_delivery.observe(d.as_secs_f64());
+    }
+
+    /// The exposition, with the store's gauges as they are now.
+    pub fn render(&self, store: &StoreGauges) -> String {
+        let set = |gauge: &Gauge, value: u64| {
+            gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
         };
-        counter(
-            &mut out,
-            "okno_ingested_total",
-            "Messages accepted and journaled.",
-            self.ingested.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "okno_duplicates_total",
-            "Ingests answered with an earlier message (same idempotency key).",
-            self.duplicates.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "okno_delivered_total",
-            "Deliveries to sinks that succeeded.",
-            self.delivered.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "okno_retries_total",
-            "Delivery or step attempts that failed and were retried.",
-            self.retries.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "okno_dead_letters_total",
-            "Steps that failed for good.",
-            self.dead_letters.load(Ordering::Relaxed),
-        );
-        let _ = writeln!(out, "# HELP okno_rejected_total Requests refused, by reason.\n# TYPE okno_rejected_total counter");
-        for (reason, n) in self
-            .rejected
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(out, "okno_rejected_total{{reason=\"{reason}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP okno_plugin_errors_total Plugin call failures, by plugin and kind.\n# TYPE okno_plugin_errors_total counter");
-        for ((plugin, kind), n) in self
-            .plugin_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "okno_plugin_errors_total{{plugin=\"{plugin}\",kind=\"{kind}\"}} {n}"
-            );
-        }
-        let _ = writeln!(out, "# HELP okno_stage_seconds Time spent in each pipeline stage.\n# TYPE okno_stage_seconds histogram");
-        for (stage, h) in self.stages.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            h.render(
-                &mut out,
-                "okno_stage_seconds",
-                &format!("stage=\"{stage}\","),
-            );
-        }
-        let _ = writeln!(out, "# HELP okno_ingest_to_delivery_seconds From acceptance to a sink's 2xx.\n# TYPE okno_ingest_to_delivery_seconds histogram");
-        self.ingest_to_delivery
-            .render(&mut out, "okno_ingest_to_delivery_seconds", "");
-        for (name, help, value) in gauges {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
+        set(&self.queue_depth, store.queue_depth);
+        set(&self.outbox_depth, store.outbox_depth);
+        set(&self.dead_letters_waiting, store.dead_letters);
+        set(&self.messages_stored, store.messages_stored);
+        set(&self.disk_bytes, store.disk_bytes);
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "encoding the metrics failed");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_counters_histograms_and_gauges() {
+        let metrics = Metrics::default();
+        metrics.delivered.inc();
+        metrics.stage("classify", Duration::from_millis(3));
+        metrics.rejected("too-large");
+        metrics.plugin_error("topics", "cpu \"limit\"");
+        let text = metrics.render(&StoreGauges {
+            queue_depth: 2,
+            outbox_depth: 0,
+            dead_letters: 0,
+            messages_stored: 5,
+            disk_bytes: 1024,
+        });
+        for line in [
+            "okno_delivered_total 1",
+            "okno_stage_seconds_bucket{le=\"0.005\",stage=\"classify\"} 1",
+            "okno_rejected_total{reason=\"too-large\"} 1",
+            "okno_plugin_errors_total{plugin=\"topics\",kind=\"cpu \\\"limit\\\"\"} 1",
+            "okno_queue_depth 2",
+            "okno_messages_stored 5",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }
