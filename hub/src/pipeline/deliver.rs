@@ -160,11 +160,9 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
     match outcome {
         Ok(()) => {
             hub.metrics
-                .delivered
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .delivered.inc();
             hub.metrics
-                .ingest_to_delivery
-                .observe(Duration::from_millis((now - received_at).max(0) as u64));
+                .ingest_to_delivery(Duration::from_millis((now - received_at).max(0) as u64));
             hub.store.update_read(read, |r| {
                 if let Some(d) = r.deliveries.get_mut(&entry.sink) {
                     d.state = DeliveryState::Delivered;
@@ -208,8 +206,7 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
             let give_up = matches!(error, SendError::Permanent(_)) || attempts >= max_attempts;
             if give_up {
                 hub.metrics
-                    .dead_letters
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .dead_letters.inc();
                 tracing::warn!(message_id = %entry.id, sink = %entry.sink, attempts, error = %for_log(&error.to_string()), "delivery failed for good; dead-lettered");
                 let reason = format!("{error} (after {attempts} attempt(s))");
                 hub.store.add_dead_letter(&DeadLetter {
@@ -236,8 +233,7 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                 hub.store.finish_delivery(&entry)
             } else {
                 hub.metrics
-                    .retries
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .retries.inc();
                 let sink = active
                     .config
                     .sink(&entry.sink)

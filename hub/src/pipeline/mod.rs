@@ -285,13 +285,11 @@ impl Hub {
         for a in &accepted {
             if a.duplicate {
                 self.metrics
-                    .duplicates
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .duplicates.inc();
                 continue;
             }
             self.metrics
-                .ingested
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .ingested.inc();
             tracing::info!(message_id = %a.id, source, "accepted");
             // Journaled already: if the hub stops before this send, start-up requeues it.
             let _ = self.queue.send(a.id.clone()).await;

@@ -150,8 +150,7 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
             at: crate::sla::now_millis(),
         })?;
         hub.metrics
-            .dead_letters
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .dead_letters.inc();
         let done = Outcome {
             classification: Some(classification),
             decision: Some(decision),
@@ -211,7 +210,7 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
         })?;
     }
     hub.store.done_pending(id)?;
-    tracing::info!(topic = %topic, priority, sinks = ?sinks, "routed");
+    tracing::info!(topic = topic.as_str(), priority, sinks = ?sinks, "routed");
     hub.delivery_wake.notify_one();
     Ok(())
 }
@@ -334,8 +333,7 @@ fn fail(
 ) -> anyhow::Result<()> {
     hub.metrics.plugin_error(plugin.name(), error.kind());
     hub.metrics
-        .dead_letters
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        .dead_letters.inc();
     tracing::warn!(plugin = plugin.name(), stage, error = %for_log(&error.to_string()), "step failed; message dead-lettered");
     let reason = stored_text(&error);
     done.traced.push(trace(
