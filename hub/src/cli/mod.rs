@@ -211,7 +211,9 @@ enum PluginCommand {
         /// Call a connector's encode instead of decode.
         #[arg(long)]
         encode: bool,
-        /// A host the plugin may call over HTTP; repeat for more.
+        /// A host the plugin may call over HTTP, as in `http_allow`: `host` (the scheme's
+        /// default port), `host:port`, `*.domain[:port]`, or an IP literal, which also
+        /// lets the call reach that address when it is not public; repeat for more.
         #[arg(long)]
         http_allow: Vec<String>,
         /// CPU time limit per call, in milliseconds.
