@@ -247,6 +247,8 @@ async fn every_refusal_has_the_one_error_shape() {
     let cases = [
         // axum's own rejections: a query that does not parse, a path that is not UTF-8.
         ("GET", "/v1/messages?limit=-1", 400),
+        // A state no message can be in: refused, not searched for.
+        ("GET", "/v1/messages?state=nonsense", 400),
         ("GET", "/v1/messages/%FF%FE", 400),
         // A method the route does not take.
         ("PUT", "/v1/messages", 405),

@@ -169,6 +169,16 @@ async fn list_messages(
                 .timestamp_millis(),
         ),
     };
+    // An unknown state matches nothing: say so rather than read every record to find out.
+    if let Some(state) = &q.state {
+        if serde_json::from_value::<MessageState>(Value::String(state.clone())).is_err() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!("unknown state {state:?}"),
+            ));
+        }
+    }
     if let Some(c) = &q.channel {
         if crate::model::Channel::parse(c).is_none() {
             return Err(ApiError::new(
