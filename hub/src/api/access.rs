@@ -65,6 +65,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/v1/corrections/import",
         access: Access::Roles(OPERATOR),
     },
+    Endpoint {
+        method: "DELETE",
+        path: "/v1/corrections/import",
+        access: Access::Roles(OPERATOR),
+    },
     // The state and deadlines of an appeal, without its content.
     Endpoint {
         method: "GET",

@@ -7,27 +7,44 @@
 //! never read its key again, so a changed example always comes under a new key and the
 //! older one of the same appeal is deleted:
 //! - a correction of message ID: `okno.corrections/ID.N`, N counting that message's
-//!   corrections;
+//!   corrections (ids are lower-case hex in time order, so `list-keys` gives
+//!   corrections before imports);
 //! - an imported line with an `id`: `okno.corrections/import-ID.H`, H a hash of the
 //!   example, so importing the same line again changes nothing;
 //! - an imported line without one: `okno.corrections/import-H`, so that lines of
 //!   different files never take each other's place.
 //!
+//! After each change the hub writes a new random value under
+//! `okno.corrections.revision` in every kv it changed: a classifier whose index was
+//! complete at that value need not list the examples again. If that write fails the key
+//! is deleted, and the classifier lists on every call rather than miss the change.
+//!
 //! `POST /v1/corrections/import` takes JSONL (`Content-Type: application/x-ndjson`), one
 //! object a line with `text`, `code` and optionally `id`, or CSV (`text/csv`): a header
 //! naming the columns `text`, `code` and optionally `id` in any order, separated by `;`
 //! (as spreadsheets write it in Russian locales) or `,`, whichever the header uses, with
-//! standard quoting, so a quoted text may hold separators and line breaks.
+//! standard quoting, so a quoted text may hold separators and line breaks. An import of
+//! more than `hub.import_max_lines` examples is refused whole (413) before anything is
+//! written; otherwise each line is imported or reported with its line number: a bad
+//! code, an empty text, an example larger than one kv value (1 MiB as stored), or one a
+//! classifier's kv quota cannot take. The body is read once and parsed a line at a time,
+//! written a chunk of lines at a time. The answer lists each imported line's key.
+//!
+//! `DELETE /v1/corrections/import` takes back imported examples: `?key=import-…` (a key
+//! as the import answered it), `?id=ID` (every example imported under that id), or a body
+//! in the import's format, whose lines' examples are removed (the same file undoes its
+//! import).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
+use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -37,7 +54,9 @@ use crate::auth::Caller;
 use crate::classifier_table;
 use crate::model::{Classification, Message, Topic, TopicAssignment};
 use crate::pipeline::Hub;
-use crate::runtime::kv::{PluginKv, CORRECTIONS_PREFIX};
+use crate::runtime::kv::{
+    PluginKv, Written, CORRECTIONS_PREFIX, CORRECTIONS_REVISION_KEY, MAX_VALUE_BYTES,
+};
 use crate::runtime::World;
 use crate::store::{Correction, State as MessageState};
 
@@ -52,7 +71,7 @@ const MAX_KEYS_PER_MESSAGE: u32 = 1000;
 pub fn routes() -> Router<Arc<Hub>> {
     Router::new()
         .route("/v1/messages/{id}/classification", post(correct))
-        .route("/v1/corrections/import", post(import))
+        .route("/v1/corrections/import", post(import).delete(remove))
 }
 
 #[derive(Deserialize)]
@@ -247,16 +266,14 @@ async fn correct(
             "the correction is recorded, but not given to the classifiers: {e}"
         ))
     })?;
+    new_revision(&kvs);
     hub.store
         .durability
         .wait()
         .await
         .map_err(ApiError::internal)?;
     tracing::info!(message_id = %id, code = %code, classifiers = kvs.len(), "topic corrected");
-    let previous = record
-        .corrections
-        .last()
-        .and_then(|c| c.previous.clone());
+    let previous = record.corrections.last().and_then(|c| c.previous.clone());
     super::admin::record(
         &hub,
         &caller,
@@ -275,6 +292,192 @@ struct ImportLine {
     code: String,
 }
 
+type Parsed = Result<ImportLine, (usize, String)>;
+
+/// The formats an import (and its removal) takes.
+#[derive(Clone, Copy)]
+enum Format {
+    Jsonl,
+    Csv,
+}
+
+impl Format {
+    fn from_headers(headers: &HeaderMap) -> Result<Format, ApiError> {
+        let media_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match media_type.as_str() {
+            "application/x-ndjson" | "application/jsonl" => Ok(Format::Jsonl),
+            "text/csv" => Ok(Format::Csv),
+            other => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Content-Type {other:?}: send application/x-ndjson (JSONL) or text/csv"),
+            )),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// The body's examples, parsed one at a time, after checking that there are at most
+/// `hub.import_max_lines` of them: more are refused whole, before anything is written.
+fn import_lines<'a>(
+    hub: &Hub,
+    format: Format,
+    body: &'a [u8],
+) -> Result<Box<dyn Iterator<Item = Parsed> + Send + 'a>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::bad_body(format!("the body is not UTF-8: {e}")))?;
+    let limit = hub.active().config.hub.import_max_lines.get();
+    let count = match format {
+        Format::Jsonl => text.lines().filter(|l| !l.trim().is_empty()).count(),
+        Format::Csv => count_csv_records(text),
+    };
+    if count > limit {
+        return Err(ApiError {
+            details: json!({"lines": count, "limit": limit}),
+            ..ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_lines",
+                format!(
+                    "the body holds {count} examples, more than the {limit} one request may carry (hub.import_max_lines); nothing was imported: split it into several requests"
+                ),
+            )
+        });
+    }
+    Ok(match format {
+        Format::Jsonl => Box::new(parse_jsonl(text)),
+        Format::Csv => Box::new(
+            parse_csv(text)
+                .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_csv", m))?,
+        ),
+    })
+}
+
+/// An example ready to be written: its kv key and value.
+struct Example {
+    line: usize,
+    id: Option<String>,
+    key: String,
+    value: Vec<u8>,
+}
+
+/// Checks one parsed line and makes its example; an error is for that line only.
+fn example_of(item: Parsed) -> Result<Example, (usize, String)> {
+    let line = item?;
+    let entry = assignable(line.code.trim()).map_err(|m| (line.line, m))?;
+    if line.text.trim().is_empty() {
+        return Err((line.line, "the text is empty".into()));
+    }
+    let value = example_value(entry.code, &line.text);
+    if value.len() > MAX_VALUE_BYTES {
+        return Err((
+            line.line,
+            format!(
+                "the example takes {} bytes as stored, more than the {MAX_VALUE_BYTES} bytes of one kv value: shorten its text",
+                value.len()
+            ),
+        ));
+    }
+    let hash = hex::encode(&Sha256::digest(&value)[..6]);
+    let key = match &line.id {
+        Some(id) => format!("{CORRECTIONS_PREFIX}import-{id}.{hash}"),
+        None => format!("{CORRECTIONS_PREFIX}import-{hash}"),
+    };
+    Ok(Example {
+        line: line.line,
+        id: line.id,
+        key,
+        value,
+    })
+}
+
+/// Lines written per kv transaction.
+const CHUNK_LINES: usize = 512;
+
+/// Writes a chunk of examples into every kv; each example goes into all of them or
+/// into none, and a refusal (its kv's quota) is that example's error.
+fn write_chunk(kvs: &[(String, Arc<dyn PluginKv>)], chunk: &[Example]) -> Vec<Result<(), String>> {
+    let entries: Vec<(&str, &[u8])> = chunk
+        .iter()
+        .map(|e| (e.key.as_str(), e.value.as_slice()))
+        .collect();
+    let mut outcomes: Vec<Result<(), String>> = vec![Ok(()); chunk.len()];
+    // Per kv, which examples it did not hold before: those are taken back on failure.
+    let mut created: Vec<Vec<bool>> = Vec::with_capacity(kvs.len());
+    for (name, kv) in kvs {
+        let mut new = vec![false; chunk.len()];
+        match kv.set_many(&entries) {
+            Ok(results) => {
+                for (i, result) in results.into_iter().enumerate() {
+                    match result {
+                        Ok(written) => new[i] = written == Written::New,
+                        Err(e) => {
+                            if outcomes[i].is_ok() {
+                                outcomes[i] =
+                                    Err(format!("writing into the kv of plugin {name:?}: {e}"));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                    *outcome = Err(format!("writing into the kv of plugin {name:?}: {e}"));
+                }
+            }
+        }
+        created.push(new);
+    }
+    for ((name, kv), new) in kvs.iter().zip(&created) {
+        let undo: Vec<&str> = chunk
+            .iter()
+            .zip(new)
+            .zip(&outcomes)
+            .filter(|((_, new), outcome)| **new && outcome.is_err())
+            .map(|((e, _), _)| e.key.as_str())
+            .collect();
+        if !undo.is_empty() {
+            if let Err(e) = kv.delete_many(&undo) {
+                tracing::warn!(plugin = %name, error = %e, "taking back examples that other classifiers refused");
+            }
+        }
+    }
+    outcomes
+}
+
+/// Tells every kv's classifier that its examples changed (see the module doc).
+fn new_revision(kvs: &[(String, Arc<dyn PluginKv>)]) {
+    let mut nonce = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let revision = hex::encode(nonce);
+    for (name, kv) in kvs {
+        if let Err(e) = kv.set(CORRECTIONS_REVISION_KEY, revision.as_bytes()) {
+            tracing::warn!(plugin = %name, error = %e, "cannot write the examples' revision; removing it, so that the classifier lists its examples on every call");
+            if let Err(e) = kv.delete(CORRECTIONS_REVISION_KEY) {
+                tracing::error!(plugin = %name, error = %e, "cannot remove the examples' revision: the classifier may not see the change until the next one");
+            }
+        }
+    }
+}
+
+fn no_classifiers() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "no_classifiers",
+        "the pipeline has no classifier to give the examples to",
+    )
+}
+
 async fn import(
     State(hub): State<Arc<Hub>>,
     Extension(caller): Extension<Caller>,
@@ -282,65 +485,51 @@ async fn import(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(ApiError::from)?;
-    let media_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let text = std::str::from_utf8(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            format!("the body is not UTF-8: {e}"),
-        )
-    })?;
-    let parsed = match media_type.as_str() {
-        "application/x-ndjson" | "application/jsonl" => parse_jsonl(text),
-        "text/csv" => parse_csv(text)
-            .map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_csv", m))?,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("Content-Type {other:?}: send application/x-ndjson (JSONL) or text/csv"),
-            ))
-        }
-    };
+    let format = Format::from_headers(&headers)?;
+    let lines = import_lines(&hub, format, &body)?;
     let kvs = classifier_kvs(&hub);
     if kvs.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_classifiers",
-            "the pipeline has no classifier to give the examples to",
-        ));
+        return Err(no_classifiers());
     }
 
-    let mut imported = 0;
+    let mut keys: Vec<Value> = Vec::new();
     let mut errors: Vec<Value> = Vec::new();
-    for item in parsed {
-        let result = item.and_then(|line| {
-            let entry = assignable(line.code.trim()).map_err(|m| (line.line, m))?;
-            if line.text.trim().is_empty() {
-                return Err((line.line, "the text is empty".into()));
+    let mut chunk: Vec<Example> = Vec::with_capacity(CHUNK_LINES);
+    let mut lines = lines.peekable();
+    while lines.peek().is_some() {
+        chunk.clear();
+        for item in lines.by_ref().take(CHUNK_LINES) {
+            match example_of(item) {
+                Ok(example) => chunk.push(example),
+                Err((line, error)) => errors.push(json!({"line": line, "error": error})),
             }
-            let value = example_value(entry.code, &line.text);
-            let hash = hex::encode(&Sha256::digest(&value)[..6]);
-            let key = match &line.id {
-                Some(id) => format!("{CORRECTIONS_PREFIX}import-{id}.{hash}"),
-                None => format!("{CORRECTIONS_PREFIX}import-{hash}"),
-            };
-            write_example(&kvs, &key, &value).map_err(|m| (line.line, m))?;
-            if let Some(id) = &line.id {
-                replace_older(&kvs, &format!("{CORRECTIONS_PREFIX}import-{id}."), &key)
-                    .map_err(|m| (line.line, m))?;
-            }
-            Ok(())
-        });
-        match result {
-            Ok(()) => imported += 1,
-            Err((line, error)) => errors.push(json!({"line": line, "error": error})),
         }
+        let outcomes = write_chunk(&kvs, &chunk);
+        // The last example of an id in the chunk replaces the earlier ones, as a later
+        // request would.
+        let mut latest: Vec<(&str, &str)> = Vec::new();
+        for (example, outcome) in chunk.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    let key = example.key.trim_start_matches(CORRECTIONS_PREFIX);
+                    keys.push(json!({"line": example.line, "key": key}));
+                    if let Some(id) = &example.id {
+                        latest.retain(|(other, _)| *other != id.as_str());
+                        latest.push((id.as_str(), example.key.as_str()));
+                    }
+                }
+                Err(error) => errors.push(json!({"line": example.line, "error": error})),
+            }
+        }
+        for (id, key) in latest {
+            replace_older(&kvs, &format!("{CORRECTIONS_PREFIX}import-{id}."), key)
+                .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+        }
+    }
+    errors.sort_by_key(|e| e["line"].as_u64());
+    let imported = keys.len();
+    if imported > 0 {
+        new_revision(&kvs);
     }
     hub.store
         .durability
@@ -359,9 +548,166 @@ async fn import(
         &caller,
         "import",
         "corrections",
-        json!({"format": media_type, "imported": imported, "rejected": errors.len(), "plugins": plugins}),
+        json!({"format": format.name(), "imported": imported, "rejected": errors.len(), "plugins": plugins}),
     )?;
-    Ok(Json(json!({"imported": imported, "errors": errors, "plugins": plugins})).into_response())
+    Ok(Json(json!({
+        "imported": imported,
+        "errors": errors,
+        "keys": keys,
+        "plugins": plugins,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct RemoveQuery {
+    id: Option<String>,
+    key: Option<String>,
+}
+
+/// Longest key `DELETE /v1/corrections/import?key=` takes: `import-`, an id, `.`, a hash.
+const MAX_KEY_CHARS: usize = 7 + MAX_ID_CHARS + 1 + 12;
+
+/// Removes imported examples from every classifier's kv: one key, an id's examples, or
+/// the examples of the lines in the body.
+async fn remove(
+    State(hub): State<Arc<Hub>>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<RemoveQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
+    let body = body.map_err(ApiError::from)?;
+    let kvs = classifier_kvs(&hub);
+    if kvs.is_empty() {
+        return Err(no_classifiers());
+    }
+    let plugins: Vec<&str> = kvs.iter().map(|(name, _)| name.as_str()).collect();
+    let (target, answer) = match (query.id, query.key, body.is_empty()) {
+        (Some(id), None, true) => {
+            let id = check_id(&id)
+                .and_then(|id| id.ok_or_else(|| "the id is empty".to_string()))
+                .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_id", m))?;
+            let prefix = format!("{CORRECTIONS_PREFIX}import-{id}.");
+            let mut keys: Vec<String> = Vec::new();
+            for (name, kv) in &kvs {
+                let found = kv
+                    .list_keys(&prefix, MAX_KEYS_PER_MESSAGE)
+                    .map_err(|e| internal_kv(name, e))?;
+                let found: Vec<&str> = found.iter().map(String::as_str).collect();
+                let removed = kv.delete_many(&found).map_err(|e| internal_kv(name, e))?;
+                for (key, removed) in found.iter().zip(removed) {
+                    if removed && !keys.iter().any(|k| k == key) {
+                        keys.push(key.to_string());
+                    }
+                }
+            }
+            if keys.is_empty() {
+                return Err(ApiError::not_found(format!(
+                    "no example was imported with id {id:?}"
+                )));
+            }
+            let keys: Vec<&str> = keys
+                .iter()
+                .map(|k| k.trim_start_matches(CORRECTIONS_PREFIX))
+                .collect();
+            (
+                format!("id {id}"),
+                json!({"removed": keys.len(), "keys": keys, "plugins": plugins}),
+            )
+        }
+        (None, Some(key), true) => {
+            let key = key.trim();
+            let valid = key.starts_with("import-")
+                && key.len() <= MAX_KEY_CHARS
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !valid {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_key",
+                    format!("{key:?} is not the key of an imported example (import-…, as the import answered)"),
+                ));
+            }
+            let full = format!("{CORRECTIONS_PREFIX}{key}");
+            let mut removed = false;
+            for (name, kv) in &kvs {
+                let gone = kv.delete_many(&[&full]).map_err(|e| internal_kv(name, e))?;
+                removed |= gone.contains(&true);
+            }
+            if !removed {
+                return Err(ApiError::not_found(format!("no imported example {key:?}")));
+            }
+            (
+                format!("key {key}"),
+                json!({"removed": 1, "keys": [key], "plugins": plugins}),
+            )
+        }
+        (None, None, false) => {
+            let format = Format::from_headers(&headers)?;
+            let lines = import_lines(&hub, format, &body)?;
+            let (mut removed, mut missing) = (0usize, 0usize);
+            let mut errors: Vec<Value> = Vec::new();
+            let mut lines = lines.peekable();
+            while lines.peek().is_some() {
+                let mut chunk: Vec<Example> = Vec::with_capacity(CHUNK_LINES);
+                for item in lines.by_ref().take(CHUNK_LINES) {
+                    match example_of(item) {
+                        Ok(example) => chunk.push(example),
+                        Err((line, error)) => {
+                            errors.push(json!({"line": line, "error": error}))
+                        }
+                    }
+                }
+                let keys: Vec<&str> = chunk.iter().map(|e| e.key.as_str()).collect();
+                let mut found = vec![false; keys.len()];
+                for (name, kv) in &kvs {
+                    let gone = kv.delete_many(&keys).map_err(|e| internal_kv(name, e))?;
+                    for (found, gone) in found.iter_mut().zip(gone) {
+                        *found |= gone;
+                    }
+                }
+                let hits = found.iter().filter(|f| **f).count();
+                removed += hits;
+                missing += found.len() - hits;
+            }
+            (
+                "lines".to_string(),
+                json!({"removed": removed, "missing": missing, "errors": errors, "plugins": plugins}),
+            )
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "name what to remove: ?key=KEY, ?id=ID, or a body with the lines of an import (application/x-ndjson or text/csv), one of the three",
+            ))
+        }
+    };
+    if answer["removed"].as_u64().unwrap_or(0) > 0 {
+        new_revision(&kvs);
+    }
+    hub.store
+        .durability
+        .wait()
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(removed = %answer["removed"], ?plugins, "imported examples removed");
+    super::admin::record(
+        &hub,
+        &caller,
+        "import-remove",
+        "corrections",
+        json!({"what": target, "removed": answer["removed"], "plugins": plugins}),
+    )?;
+    Ok(Json(answer).into_response())
+}
+
+fn internal_kv(plugin: &str, error: String) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("the kv of plugin {plugin:?}: {error}"))
 }
 
 /// Deletes every key under `prefix` but `keep`: an `id` imported again with another
@@ -375,15 +721,19 @@ fn replace_older(
         let keys = kv
             .list_keys(prefix, MAX_KEYS_PER_MESSAGE)
             .map_err(|e| format!("listing the kv of plugin {name:?}: {e}"))?;
-        for key in keys.iter().filter(|k| k.as_str() != keep) {
-            kv.delete(key)
-                .map_err(|e| format!("deleting {key} in the kv of plugin {name:?}: {e}"))?;
+        let older: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| *k != keep)
+            .collect();
+        if !older.is_empty() {
+            kv.delete_many(&older).map_err(|e| {
+                format!("deleting older examples in the kv of plugin {name:?}: {e}")
+            })?;
         }
     }
     Ok(())
 }
-
-type Parsed = Result<ImportLine, (usize, String)>;
 
 /// An id becomes part of a kv key: letters, digits, `-` and `_` only, so that one id's
 /// keys never share a prefix with another's.
@@ -404,7 +754,7 @@ fn check_id(id: &str) -> Result<Option<String>, String> {
     Ok(Some(id.to_string()))
 }
 
-fn parse_jsonl(text: &str) -> Vec<Parsed> {
+fn parse_jsonl(text: &str) -> impl Iterator<Item = Parsed> + '_ {
     text.lines()
         .enumerate()
         .filter(|(_, raw)| !raw.trim().is_empty())
@@ -428,19 +778,55 @@ fn parse_jsonl(text: &str) -> Vec<Parsed> {
                 code,
             })
         })
-        .collect()
+}
+
+/// The separator the header line uses.
+fn csv_separator(text: &str) -> Result<char, String> {
+    let header_line = text.lines().next().unwrap_or("");
+    match (header_line.contains(';'), header_line.contains(',')) {
+        (true, _) => Ok(';'),
+        (false, true) => Ok(','),
+        (false, false) => Err("the first line must be a header naming the columns text and code, separated by ';' or ','".into()),
+    }
+}
+
+/// Records after the header that hold anything: the examples [`parse_csv`] yields.
+fn count_csv_records(text: &str) -> usize {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Ok(separator) = csv_separator(text) else {
+        return 0;
+    };
+    let mut reader = csv_reader(text, separator);
+    let mut record = csv::ByteRecord::new();
+    let mut count = 0usize;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if record.iter().all(|f| f.trim_ascii().is_empty()) => {}
+            // A record the parser cannot read is still a line it reports.
+            Ok(true) | Err(_) => count += 1,
+        }
+    }
+    // The header.
+    count.saturating_sub(1)
+}
+
+fn csv_reader(text: &str, separator: char) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(separator as u8)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
 }
 
 /// Parses CSV with a header; an error here is about the whole body (no usable header).
-fn parse_csv(text: &str) -> Result<Vec<Parsed>, String> {
+fn parse_csv(text: &str) -> Result<impl Iterator<Item = Parsed> + '_, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let header_line = text.lines().next().unwrap_or("");
-    let separator = match (header_line.contains(';'), header_line.contains(',')) {
-        (true, _) => ';',
-        (false, true) => ',',
-        (false, false) => return Err("the first line must be a header naming the columns text and code, separated by ';' or ','".into()),
+    let separator = csv_separator(text)?;
+    let mut records = CsvRecords {
+        text,
+        reader: csv_reader(text, separator),
     };
-    let mut records = csv_records(text, separator).into_iter();
     let Some((_, header)) = records.next() else {
         return Err("the body is empty".into());
     };
@@ -458,18 +844,15 @@ fn parse_csv(text: &str) -> Result<Vec<Parsed>, String> {
         ));
     };
     let id_at = column("id");
+    let columns = header.len();
     Ok(records
         .filter(|(_, fields)| !matches!(fields, Ok(f) if f.iter().all(|x| x.trim().is_empty())))
-        .map(|(line, fields)| {
+        .map(move |(line, fields)| {
             let fields = fields.map_err(|e| (line, e))?;
-            if fields.len() != header.len() {
+            if fields.len() != columns {
                 return Err((
                     line,
-                    format!(
-                        "{} field(s), but the header has {}",
-                        fields.len(),
-                        header.len()
-                    ),
+                    format!("{} field(s), but the header has {columns}", fields.len()),
                 ));
             }
             let id = match id_at {
@@ -482,82 +865,69 @@ fn parse_csv(text: &str) -> Result<Vec<Parsed>, String> {
                 text: fields[text_at].clone(),
                 code: fields[code_at].clone(),
             })
-        })
-        .collect())
+        }))
 }
 
-/// Splits CSV into records with the line each starts on. Quoted fields may hold the
-/// separator, line breaks and doubled quotes. A record with a stray quote is an error
-/// for that record only.
-fn csv_records(text: &str, separator: char) -> Vec<(usize, Result<Vec<String>, String>)> {
-    let mut records = Vec::new();
-    let mut fields: Vec<String> = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut quoted = false; // this field started with a quote
-    let mut error: Option<String> = None;
-    let mut line = 1;
-    let mut start = 1;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push('\n');
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() && !quoted => {
-                in_quotes = true;
-                quoted = true;
-            }
-            '"' => {
-                error.get_or_insert_with(|| {
-                    "a quote inside an unquoted field, or text after a closing quote".into()
-                });
-            }
-            c if c == separator => {
-                fields.push(std::mem::take(&mut field));
-                quoted = false;
-            }
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                fields.push(std::mem::take(&mut field));
-                quoted = false;
-                let record = match error.take() {
-                    Some(e) => Err(e),
-                    None => Ok(std::mem::take(&mut fields)),
+/// CSV records with the line each starts on, read with the `csv` crate one at a time.
+/// Quoted fields may hold the separator, line breaks and doubled quotes. The crate reads
+/// a stray or unclosed quote leniently (an unclosed one swallows the rest of the body
+/// into one field), so a record whose raw text holds an odd number of quotes is refused
+/// here: a well-formed record's quotes come in pairs. The error is for that record only.
+struct CsvRecords<'a> {
+    text: &'a str,
+    reader: csv::Reader<&'a [u8]>,
+}
+
+impl Iterator for CsvRecords<'_> {
+    type Item = (usize, Result<Vec<String>, String>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut record = csv::StringRecord::new();
+        let result = self.reader.read_record(&mut record);
+        // Where the reader stands now is where the record's raw text ends.
+        let end = self.reader.position().byte() as usize;
+        match result {
+            Ok(false) => None,
+            Ok(true) => {
+                let position = record
+                    .position()
+                    .cloned()
+                    .unwrap_or_else(csv::Position::new);
+                let (line, start) = self.record_start(&position);
+                let raw = self.text.get(start..end).unwrap_or("");
+                let fields = if raw.matches('"').count() % 2 == 1 {
+                    Err("a quote is not closed, or stands inside an unquoted field".to_string())
+                } else {
+                    Ok(record.iter().map(str::to_string).collect())
                 };
-                fields.clear();
-                records.push((start, record));
-                line += 1;
-                start = line;
+                Some((line, fields))
             }
-            _ if quoted => {
-                error.get_or_insert_with(|| "text after a closing quote".into());
+            Err(e) => {
+                let position = e.position().cloned().unwrap_or_else(csv::Position::new);
+                Some((self.record_start(&position).0, Err(e.to_string())))
             }
-            _ => field.push(c),
         }
     }
-    if in_quotes {
-        records.push((
-            start,
-            Err("a quoted field is not closed before the end of the body".into()),
-        ));
-    } else if !field.is_empty() || !fields.is_empty() || quoted {
-        fields.push(field);
-        records.push((start, error.map_or(Ok(fields), Err)));
+}
+
+impl CsvRecords<'_> {
+    /// The line and byte a record starts on. The crate's position for a record is where
+    /// the reader stood, which may be before the `\n` of a `\r\n` that ended the record
+    /// before, and before blank lines.
+    fn record_start(&self, position: &csv::Position) -> (usize, usize) {
+        let mut line = position.line() as usize;
+        let mut start = position.byte() as usize;
+        while let Some(c) = self
+            .text
+            .as_bytes()
+            .get(start)
+            .filter(|c| matches!(c, b'\r' | b'\n'))
+        {
+            line += usize::from(*c == b'\n');
+            start += 1;
+        }
+        (line, start)
     }
-    records
 }
 
 #[cfg(test)]
@@ -567,7 +937,7 @@ mod tests {
     #[test]
     fn csv_keeps_separators_quotes_and_line_breaks_inside_quotes() {
         let body = "text;code;id\r\n\"Яма; во дворе,\nглубокая \"\"очень\"\"\";0003.0009.0097.0699;a1\nбез кавычек;0005.0005.0056.1161;\n";
-        let records = parse_csv(body).expect("a header");
+        let records: Vec<Parsed> = parse_csv(body).expect("a header").collect();
         assert_eq!(records.len(), 2);
         let first = records[0].as_ref().expect("a good record");
         assert_eq!(first.line, 2);
@@ -581,20 +951,69 @@ mod tests {
     #[test]
     fn csv_bad_records_are_reported_with_their_line_and_the_rest_kept() {
         let body = "code,text\n0003.0009.0097.0699,\"ok\"\n0003.0009.0097.0699,a\"b\n0003.0009.0097.0699\n0003.0009.0097.0699,fine";
-        let records = parse_csv(body).expect("a header");
+        let records: Vec<Parsed> = parse_csv(body).expect("a header").collect();
         let lines: Vec<Result<usize, usize>> = records
             .iter()
             .map(|r| r.as_ref().map(|l| l.line).map_err(|(l, _)| *l))
             .collect();
         assert_eq!(lines, vec![Ok(2), Err(3), Err(4), Ok(5)]);
+        // An unclosed quote swallows what follows: that record is refused, not imported.
+        let records: Vec<Parsed> =
+            parse_csv("text;code\nfine;0003.0009.0097.0699\n\"open;0003.0009.0097.0699\nrest;0003.0009.0097.0699\n")
+                .expect("a header")
+                .collect();
+        let lines: Vec<Result<usize, usize>> = records
+            .iter()
+            .map(|r| r.as_ref().map(|l| l.line).map_err(|(l, _)| *l))
+            .collect();
+        assert_eq!(lines, vec![Ok(2), Err(3)]);
         assert!(parse_csv("just words\n").is_err());
         assert!(parse_csv("text;kod\nx;y\n").is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+        /// Whatever a client sends, the parsers answer with records or errors.
+        #[test]
+        fn any_text_parses_without_panic(text in "(?s).{0,400}") {
+            let _ = parse_csv(&text);
+            let _ = parse_jsonl(&text);
+        }
+
+        /// What a spreadsheet writes (quotes, separators and line breaks in texts) comes
+        /// back as written, each record at the line it starts on.
+        #[test]
+        fn csv_written_by_a_writer_reads_back(
+            texts in proptest::collection::vec("[а-яА-Я a-z;,\"\n]{1,30}", 1..8),
+            separator in proptest::prop_oneof![proptest::strategy::Just(b';'), proptest::strategy::Just(b',')],
+        ) {
+            let mut writer = csv::WriterBuilder::new().delimiter(separator).from_writer(Vec::new());
+            writer.write_record(["text", "code"]).unwrap();
+            for text in &texts {
+                writer.write_record([text.as_str(), "0003.0009.0097.0699"]).unwrap();
+            }
+            let body = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+            let records: Vec<_> = parse_csv(&body).expect("a header").collect();
+            let read: Vec<String> = records
+                .iter()
+                .map(|r| r.as_ref().map(|l| l.text.clone()).map_err(|e| e.1.clone()))
+                .collect::<Result<_, _>>()
+                .unwrap_or_else(|e| panic!("{e}: {body:?}"));
+            proptest::prop_assert_eq!(&read, &texts);
+            let mut line = 2;
+            for (record, text) in records.iter().zip(texts.iter()) {
+                let record = record.as_ref().unwrap();
+                proptest::prop_assert_eq!(record.line, line);
+                line += 1 + text.matches('\n').count();
+            }
+        }
     }
 
     #[test]
     fn jsonl_lines_are_checked_one_by_one() {
         let body = "{\"text\": \"a\", \"code\": \"x\", \"id\": 7}\n\nnot json\n{\"text\": \"b\"}\n{\"text\": \"c\", \"code\": \"y\", \"id\": \"../x\"}\n";
-        let parsed = parse_jsonl(body);
+        let parsed: Vec<Parsed> = parse_jsonl(body).collect();
         assert_eq!(parsed.len(), 4);
         assert_eq!(
             parsed[0]
@@ -620,5 +1039,38 @@ mod tests {
         assert!(assignable("0005.0005.0056.9999")
             .unwrap_err()
             .contains("not a code"));
+    }
+
+    #[test]
+    fn the_line_count_is_the_number_of_examples_parsed() {
+        for body in [
+            "text;code;id\r\n\"Яма; во дворе,\nглубокая\";0003.0009.0097.0699;a1\n\n;;\nбез;0005.0005.0056.1161;\n",
+            "code,text\n0003.0009.0097.0699,\"ok\"\n0003.0009.0097.0699,a\"b\n0003.0009.0097.0699\n0003.0009.0097.0699,fine",
+            "\u{feff}text,code\nx,0003.0009.0097.0699\n",
+            "text;code\n",
+        ] {
+            let parsed = parse_csv(body).expect("a header").count();
+            assert_eq!(count_csv_records(body), parsed, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn an_example_larger_than_a_kv_value_is_an_error_for_its_line() {
+        let line = |text: String| -> Parsed {
+            Ok(ImportLine {
+                line: 7,
+                id: None,
+                text,
+                code: "0003.0009.0097.0699".into(),
+            })
+        };
+        let fits = example_of(line("я".repeat(1000))).expect("a small example");
+        assert!(fits.key.starts_with("okno.corrections/import-"));
+        // Two bytes a letter: about 2 MB as stored.
+        let error = example_of(line("я".repeat(1 << 20)))
+            .err()
+            .expect("refused");
+        assert_eq!(error.0, 7);
+        assert!(error.1.contains("1048576"), "{}", error.1);
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::runtime::kv::DEFAULT_QUOTA_MIB;
 use crate::runtime::{Limits, Plugin, PluginContext, Runtime};
 use crate::store::Store;
 use crate::tls::ClientTls;
@@ -37,7 +38,12 @@ impl Active {
                 name: name.clone(),
                 settings: Config::flat_settings(p),
                 http: p.http_grant(),
-                kv: store.plugin_kv(&name)?,
+                kv: store.plugin_kv(
+                    &name,
+                    p.kv_quota_mib
+                        .unwrap_or(DEFAULT_QUOTA_MIB)
+                        .saturating_mul(1 << 20),
+                )?,
                 fixed_now: None,
                 utc_offset_minutes: config.hub.utc_offset_minutes,
             };

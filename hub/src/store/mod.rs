@@ -532,8 +532,13 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    pub fn plugin_kv(&self, plugin: &str) -> anyhow::Result<Arc<dyn PluginKv>> {
-        Ok(Arc::new(SledKv(self.db.open_tree(format!("kv:{plugin}"))?)))
+    /// The plugin's kv, holding at most `quota_bytes` (see [`crate::runtime::kv`]).
+    pub fn plugin_kv(&self, plugin: &str, quota_bytes: u64) -> anyhow::Result<Arc<dyn PluginKv>> {
+        let tree = self.db.open_tree(format!("kv:{plugin}"))?;
+        Ok(Arc::new(crate::runtime::kv::SledKv::open(
+            tree,
+            quota_bytes,
+        )?))
     }
 
     /// Removes finished messages (delivered or dead-lettered and not pending) received
@@ -570,40 +575,6 @@ impl Store {
             removed += 1;
         }
         Ok(removed)
-    }
-}
-
-struct SledKv(sled::Tree);
-
-impl PluginKv for SledKv {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.0
-            .get(key)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| e.to_string())
-    }
-
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0
-            .insert(key, value)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    fn delete(&self, key: &str) -> Result<(), String> {
-        self.0.remove(key).map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    fn list_keys(&self, prefix: &str, limit: u32) -> Result<Vec<String>, String> {
-        self.0
-            .scan_prefix(prefix)
-            .keys()
-            .take(limit as usize)
-            .map(|k| {
-                k.map(|k| String::from_utf8_lossy(&k).into_owned())
-                    .map_err(|e| e.to_string())
-            })
-            .collect()
     }
 }
 

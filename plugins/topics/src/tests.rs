@@ -423,3 +423,219 @@ fn a_code_of_law_is_read_as_its_name() {
     // Without «РФ», «УК» is the management company of a house.
     assert_eq!(words("УК не убирает подъезд"), ["ук", "убирает", "подъезд"]);
 }
+
+// Indexing in bounded steps.
+
+const ROADS: &str = "Во дворе дома огромная яма на дороге, асфальт разбит, машины не проехать.";
+
+fn import_key(n: usize) -> String {
+    format!("{}import-{n:06}", store::CORRECTIONS_PREFIX)
+}
+
+/// The keys in the stored index, shard after shard, each shard checked on the way.
+fn indexed(host: &MockHost) -> Vec<String> {
+    let mut keys = Vec::new();
+    for n in 0.. {
+        let Some(shard) = host.kv.get(&store::shard_key(n)) else {
+            break;
+        };
+        assert!(
+            shard.len() <= 1 << 20,
+            "shard {n} is over the kv value limit"
+        );
+        let entries = store::decode(shard).expect("a readable shard");
+        assert!(entries.len() <= store::SHARD_EXAMPLES);
+        keys.extend(entries.into_iter().map(|(k, _)| k));
+    }
+    keys
+}
+
+/// Classifies `m` on `host`, keeps what the call left in kv, and returns the topic code.
+fn classify_on(host: &mut MockHost, m: &Message) -> String {
+    let (result, after) =
+        host.run_and_keep(|| Topics::classify(m.clone(), Classification::default()));
+    *host = after;
+    result
+        .expect("classifies")
+        .topic
+        .expect("topic set")
+        .best
+        .code
+}
+
+fn heating_message() -> Message {
+    message(
+        "Нет отопления",
+        "Неделю в квартире холодно, батареи ледяные, котельная не работает, дети мерзнут.",
+    )
+}
+
+#[test]
+fn a_large_import_is_indexed_a_bounded_step_per_call_in_shards() {
+    let mut host = MockHost::new();
+    let total = 2 * store::SHARD_EXAMPLES + 7;
+    for n in 0..total {
+        host.kv.insert(
+            import_key(n),
+            correction("0003.0009.0097.0699", &format!("{ROADS} Дом {n}.")),
+        );
+    }
+    host.kv
+        .insert(store::REVISION_KEY.into(), b"first".to_vec());
+    let m = heating_message();
+    let mut calls = 0;
+    loop {
+        let before = indexed(&host).len();
+        classify_on(&mut host, &m);
+        calls += 1;
+        let now = indexed(&host).len();
+        assert!(
+            now > before && now - before <= store::INDEX_BATCH,
+            "call {calls}: {before} → {now}"
+        );
+        // The head appears only once every example is in.
+        assert_eq!(host.kv.contains_key(store::HEAD_KEY), now == total);
+        if now == total {
+            break;
+        }
+    }
+    assert_eq!(calls, total.div_ceil(store::INDEX_BATCH));
+    let expected: Vec<String> = (0..total).map(import_key).collect();
+    assert_eq!(indexed(&host), expected);
+    assert_eq!(
+        (0..4)
+            .filter(|n| host.kv.contains_key(&store::shard_key(*n)))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn officials_corrections_are_indexed_first_and_vote_while_the_rest_waits() {
+    let corrected = "0005.0005.0056.1164";
+    let mut host = MockHost::new();
+    for n in 0..3 * store::INDEX_BATCH {
+        host.kv.insert(
+            import_key(n),
+            correction("0003.0009.0097.0699", &format!("{ROADS} Дом {n}.")),
+        );
+    }
+    // A correction of message 019a…: hex ids sort before "import-".
+    let official = format!("{}019a2b3c4d5e00000001.1", store::CORRECTIONS_PREFIX);
+    host.kv
+        .insert(official.clone(), correction(corrected, HEATING));
+    let code = classify_on(&mut host, &heating_message());
+    assert_eq!(
+        code, corrected,
+        "the correction votes in the call that indexed it"
+    );
+    let keys = indexed(&host);
+    assert_eq!(keys.len(), store::INDEX_BATCH);
+    assert_eq!(keys[0], official);
+    assert!(!host.kv.contains_key(store::HEAD_KEY));
+}
+
+#[test]
+fn a_call_reads_a_bounded_number_of_bytes_of_new_examples_and_at_least_one() {
+    let long_text = |n: usize| format!("{HEATING} {n}. ").repeat(20 * 1024 / HEATING.len() + 1);
+    let mut host = MockHost::new();
+    for n in 0..20 {
+        host.kv.insert(
+            import_key(n),
+            correction("0005.0005.0056.1164", &long_text(n)),
+        );
+    }
+    classify_on(&mut host, &heating_message());
+    let first = indexed(&host);
+    let value_bytes = |keys: &[String]| -> usize { keys.iter().map(|k| host.kv[k].len()).sum() };
+    assert!(
+        first.len() > 1 && first.len() < 20,
+        "{} indexed",
+        first.len()
+    );
+    // It stops at the first example that reaches the budget.
+    assert!(value_bytes(&first[..first.len() - 1]) < store::INDEX_BYTES);
+    assert!(value_bytes(&first) >= store::INDEX_BYTES);
+
+    // One example larger than the whole budget is still indexed, from the start of its
+    // text.
+    let mut host = MockHost::new();
+    let huge = format!("{HEATING} ").repeat(2 * store::INDEX_BYTES / HEATING.len());
+    host.kv
+        .insert(import_key(0), correction("0005.0005.0056.1164", &huge));
+    host.kv
+        .insert(import_key(1), correction("0003.0009.0097.0699", ROADS));
+    assert_eq!(
+        classify_on(&mut host, &heating_message()),
+        "0005.0005.0056.1164"
+    );
+    assert_eq!(indexed(&host), vec![import_key(0)]);
+    classify_on(&mut host, &heating_message());
+    assert_eq!(indexed(&host), vec![import_key(0), import_key(1)]);
+}
+
+#[test]
+fn with_the_revision_unchanged_a_call_reads_only_the_index() {
+    let corrected = "0005.0005.0056.1164";
+    let mut host = MockHost::new();
+    host.kv
+        .insert(import_key(0), correction(corrected, HEATING));
+    host.kv.insert(store::REVISION_KEY.into(), b"one".to_vec());
+    let m = heating_message();
+    assert_eq!(classify_on(&mut host, &m), corrected);
+    assert!(host.kv.contains_key(store::HEAD_KEY));
+
+    // A key written without a new revision is not listed, so not seen.
+    host.kv
+        .insert(import_key(1), correction("0003.0009.0097.0699", ROADS));
+    classify_on(&mut host, &m);
+    assert_eq!(indexed(&host), vec![import_key(0)]);
+
+    // The hub's new revision makes the next call list and index it.
+    host.kv.insert(store::REVISION_KEY.into(), b"two".to_vec());
+    classify_on(&mut host, &m);
+    assert_eq!(indexed(&host), vec![import_key(0), import_key(1)]);
+
+    // A removed example stops voting once the revision says so.
+    host.kv.remove(&import_key(0));
+    host.kv
+        .insert(store::REVISION_KEY.into(), b"three".to_vec());
+    assert_ne!(classify_on(&mut host, &m), corrected);
+    assert_eq!(indexed(&host), vec![import_key(1)]);
+}
+
+#[test]
+fn shards_of_two_generations_are_merged_in_key_order() {
+    let prepared = |text: &str| {
+        prepare(&[Example {
+            code: "0005.0005.0056.1164".into(),
+            text: text.into(),
+        }])
+        .pop()
+    };
+    let (a, b, c) = (import_key(0), import_key(1), import_key(2));
+    let mut host = MockHost::new();
+    for key in [&a, &b, &c] {
+        host.kv
+            .insert(key.clone(), correction("0005.0005.0056.1164", HEATING));
+    }
+    // As a call cut short between two shard writes may leave them: a repeated key and
+    // keys out of order.
+    host.kv.insert(
+        store::shard_key(0),
+        store::encode(&[
+            (a.clone(), prepared(HEATING)),
+            (c.clone(), prepared(HEATING)),
+        ]),
+    );
+    host.kv.insert(
+        store::shard_key(1),
+        store::encode(&[
+            (b.clone(), prepared(HEATING)),
+            (c.clone(), prepared(HEATING)),
+        ]),
+    );
+    classify_on(&mut host, &heating_message());
+    assert_eq!(indexed(&host), vec![a, b, c]);
+    assert!(!host.kv.contains_key(&store::shard_key(1)));
+}

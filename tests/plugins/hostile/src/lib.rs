@@ -2,8 +2,10 @@
 //! hub contains it: `loop`, `alloc` (1 GiB), `panic`, `http` (GETs `url`, with a header
 //! for each `header.NAME` setting, and tags the message `http-STATUS`), `bad-code`
 //! (returns a topic code not in the classifier), `by-body` (panics on a body containing
-//! `[panic]`, loops on `[loop]`, behaves otherwise), or anything else to behave (tag the
-//! message `hostile-ok`).
+//! `[panic]`, loops on `[loop]`, behaves otherwise), `kv-fill` (writes 256 KiB values
+//! under new keys until the kv refuses one, and tags the message `kv-quota-exceeded-N`
+//! after N writes, or `kv-store-error`), or anything else to behave (tag the message
+//! `hostile-ok`).
 
 use okno_sdk::prelude::*;
 
@@ -69,6 +71,24 @@ impl Classifier for Hostile {
                     low_confidence: false,
                     reasons: vec![],
                 });
+            }
+            "kv-fill" => {
+                let value = vec![7u8; 256 << 10];
+                let mut outcome = "kv-never-refused".to_string();
+                for n in 0..4096 {
+                    match okno_sdk::kv::set(&format!("fill/{n}"), &value) {
+                        Ok(()) => {}
+                        Err(okno_sdk::kv::KvError::QuotaExceeded(_)) => {
+                            outcome = format!("kv-quota-exceeded-{n}");
+                            break;
+                        }
+                        Err(okno_sdk::kv::KvError::Store(_)) => {
+                            outcome = "kv-store-error".into();
+                            break;
+                        }
+                    }
+                }
+                current.tags.push(outcome);
             }
             _ => current.tags.push("hostile-ok".into()),
         }
