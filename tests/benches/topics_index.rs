@@ -82,7 +82,10 @@ fn main() {
         .build()
         .expect("tokio");
     let runtime = Runtime::new(RuntimeOptions::default()).expect("engine");
-    let path = plugin("topics");
+    // OKNO_TOPICS_WASM: another build of the plugin, e.g. one with its symbols for `perf`.
+    let path = std::env::var_os("OKNO_TOPICS_WASM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| plugin("topics"));
     let texts = appeals();
     let sizes: Vec<usize> = std::env::var("OKNO_BENCH_EXAMPLES")
         .unwrap_or_else(|_| "1000,5000,10000,20000".into())

@@ -136,6 +136,7 @@ pub struct MemoryKv {
 struct MemoryState {
     map: BTreeMap<String, Vec<u8>>,
     used: u64,
+    writes: u64,
 }
 
 impl Default for MemoryKv {
@@ -150,6 +151,13 @@ impl MemoryKv {
             state: Mutex::new(MemoryState::default()),
             quota: quota_bytes,
         }
+    }
+
+    /// Entries written or deleted so far: `okno eval` calls a plugin until a call
+    /// leaves this unchanged, so that a plugin indexing its examples over several calls
+    /// has them all.
+    pub fn writes(&self) -> u64 {
+        self.state().writes
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, MemoryState> {
@@ -173,6 +181,7 @@ impl PluginKv for MemoryKv {
                 let old = state.map.get(*key).map(|v| entry_size(key, v.len()));
                 state.used = account(state.used, self.quota, key, value, old.unwrap_or(0))?;
                 state.map.insert(key.to_string(), value.to_vec());
+                state.writes += 1;
                 Ok(if old.is_some() {
                     Written::Replaced
                 } else {
@@ -189,6 +198,7 @@ impl PluginKv for MemoryKv {
             .map(|key| match state.map.remove(*key) {
                 Some(old) => {
                     state.used = state.used.saturating_sub(entry_size(key, old.len()));
+                    state.writes += 1;
                     true
                 }
                 None => false,

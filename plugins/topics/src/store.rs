@@ -61,9 +61,9 @@ pub const SHARD_EXAMPLES: usize = 1024;
 /// Longer keys are not the hub's (its longest is about 140 bytes) and are ignored.
 pub const MAX_KEY_BYTES: usize = 256;
 /// New examples a call indexes at most.
-pub const INDEX_BATCH: usize = 100;
+pub const INDEX_BATCH: usize = 50;
 /// Bytes of new examples' values a call reads at most (it reads at least one example).
-pub const INDEX_BYTES: usize = 128 << 10;
+pub const INDEX_BYTES: usize = 32 << 10;
 /// Of a longer text, only this much (cut at a character) is vectorised: the wording of
 /// an appeal's topic comes early, and the cost of stemming grows with the length.
 pub const MAX_TEXT_BYTES: usize = 32 << 10;
@@ -281,7 +281,7 @@ fn refresh(
         ));
     }
     if waiting > 0 {
-        okno_sdk::log::info(&format!(
+        okno_sdk::log::debug(&format!(
             "topics: indexed {} new example(s), {waiting} left for later calls",
             budget.examples
         ));
