@@ -330,14 +330,13 @@ impl Format {
 
 /// The body's examples, parsed one at a time, after checking that there are at most
 /// `hub.import_max_lines` of them: more are refused whole, before anything is written.
-fn import_lines<'a>(
-    hub: &Hub,
+fn import_lines(
     format: Format,
-    body: &'a [u8],
-) -> Result<Box<dyn Iterator<Item = Parsed> + Send + 'a>, ApiError> {
+    body: &[u8],
+    limit: usize,
+) -> Result<Box<dyn Iterator<Item = Parsed> + '_>, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::bad_body(format!("the body is not UTF-8: {e}")))?;
-    let limit = hub.active().config.hub.import_max_lines.get();
     let count = match format {
         Format::Jsonl => text.lines().filter(|l| !l.trim().is_empty()).count(),
         Format::Csv => count_csv_records(text),
@@ -478,6 +477,15 @@ fn no_classifiers() -> ApiError {
     )
 }
 
+/// Runs `work` off the async workers: an import of 100,000 lines takes seconds.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("the import's work stopped: {e}")))?
+}
+
 async fn import(
     State(hub): State<Arc<Hub>>,
     Extension(caller): Extension<Caller>,
@@ -486,51 +494,13 @@ async fn import(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(ApiError::from)?;
     let format = Format::from_headers(&headers)?;
-    let lines = import_lines(&hub, format, &body)?;
+    let limit = hub.active().config.hub.import_max_lines.get();
     let kvs = classifier_kvs(&hub);
-    if kvs.is_empty() {
-        return Err(no_classifiers());
-    }
-
-    let mut keys: Vec<Value> = Vec::new();
-    let mut errors: Vec<Value> = Vec::new();
-    let mut chunk: Vec<Example> = Vec::with_capacity(CHUNK_LINES);
-    let mut lines = lines.peekable();
-    while lines.peek().is_some() {
-        chunk.clear();
-        for item in lines.by_ref().take(CHUNK_LINES) {
-            match example_of(item) {
-                Ok(example) => chunk.push(example),
-                Err((line, error)) => errors.push(json!({"line": line, "error": error})),
-            }
-        }
-        let outcomes = write_chunk(&kvs, &chunk);
-        // The last example of an id in the chunk replaces the earlier ones, as a later
-        // request would.
-        let mut latest: Vec<(&str, &str)> = Vec::new();
-        for (example, outcome) in chunk.iter().zip(outcomes) {
-            match outcome {
-                Ok(()) => {
-                    let key = example.key.trim_start_matches(CORRECTIONS_PREFIX);
-                    keys.push(json!({"line": example.line, "key": key}));
-                    if let Some(id) = &example.id {
-                        latest.retain(|(other, _)| *other != id.as_str());
-                        latest.push((id.as_str(), example.key.as_str()));
-                    }
-                }
-                Err(error) => errors.push(json!({"line": example.line, "error": error})),
-            }
-        }
-        for (id, key) in latest {
-            replace_older(&kvs, &format!("{CORRECTIONS_PREFIX}import-{id}."), key)
-                .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
-        }
-    }
-    errors.sort_by_key(|e| e["line"].as_u64());
+    let (keys, errors) = {
+        let kvs = kvs.clone();
+        blocking(move || import_body(&kvs, format, &body, limit)).await?
+    };
     let imported = keys.len();
-    if imported > 0 {
-        new_revision(&kvs);
-    }
     hub.store
         .durability
         .wait()
@@ -559,6 +529,59 @@ async fn import(
     .into_response())
 }
 
+/// Imports the body's lines into every kv: the key of each line imported, and the error
+/// of each line not.
+fn import_body(
+    kvs: &[(String, Arc<dyn PluginKv>)],
+    format: Format,
+    body: &[u8],
+    limit: usize,
+) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
+    let lines = import_lines(format, body, limit)?;
+    if kvs.is_empty() {
+        return Err(no_classifiers());
+    }
+    let mut keys: Vec<Value> = Vec::new();
+    let mut errors: Vec<Value> = Vec::new();
+    let mut chunk: Vec<Example> = Vec::with_capacity(CHUNK_LINES);
+    let mut lines = lines.peekable();
+    while lines.peek().is_some() {
+        chunk.clear();
+        for item in lines.by_ref().take(CHUNK_LINES) {
+            match example_of(item) {
+                Ok(example) => chunk.push(example),
+                Err((line, error)) => errors.push(json!({"line": line, "error": error})),
+            }
+        }
+        let outcomes = write_chunk(kvs, &chunk);
+        // The last example of an id in the chunk replaces the earlier ones, as a later
+        // request would.
+        let mut latest: Vec<(&str, &str)> = Vec::new();
+        for (example, outcome) in chunk.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    let key = example.key.trim_start_matches(CORRECTIONS_PREFIX);
+                    keys.push(json!({"line": example.line, "key": key}));
+                    if let Some(id) = &example.id {
+                        latest.retain(|(other, _)| *other != id.as_str());
+                        latest.push((id.as_str(), example.key.as_str()));
+                    }
+                }
+                Err(error) => errors.push(json!({"line": example.line, "error": error})),
+            }
+        }
+        for (id, key) in latest {
+            replace_older(kvs, &format!("{CORRECTIONS_PREFIX}import-{id}."), key)
+                .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+        }
+    }
+    errors.sort_by_key(|e| e["line"].as_u64());
+    if !keys.is_empty() {
+        new_revision(kvs);
+    }
+    Ok((keys, errors))
+}
+
 #[derive(Deserialize)]
 struct RemoveQuery {
     id: Option<String>,
@@ -580,7 +603,38 @@ async fn remove(
     let Query(query) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
     let body = body.map_err(ApiError::from)?;
+    let format = Format::from_headers(&headers);
+    let limit = hub.active().config.hub.import_max_lines.get();
     let kvs = classifier_kvs(&hub);
+    let (target, answer) = {
+        let kvs = kvs.clone();
+        blocking(move || remove_examples(&kvs, query, format, &body, limit)).await?
+    };
+    hub.store
+        .durability
+        .wait()
+        .await
+        .map_err(ApiError::internal)?;
+    let plugins: Vec<&str> = kvs.iter().map(|(name, _)| name.as_str()).collect();
+    tracing::info!(removed = %answer["removed"], ?plugins, "imported examples removed");
+    super::admin::record(
+        &hub,
+        &caller,
+        "import-remove",
+        "corrections",
+        json!({"what": target, "removed": answer["removed"], "plugins": plugins}),
+    )?;
+    Ok(Json(answer).into_response())
+}
+
+/// Removes what the request names; what was removed (for the audit log) and the answer.
+fn remove_examples(
+    kvs: &[(String, Arc<dyn PluginKv>)],
+    query: RemoveQuery,
+    format: Result<Format, ApiError>,
+    body: &[u8],
+    limit: usize,
+) -> Result<(String, Value), ApiError> {
     if kvs.is_empty() {
         return Err(no_classifiers());
     }
@@ -592,7 +646,7 @@ async fn remove(
                 .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad_id", m))?;
             let prefix = format!("{CORRECTIONS_PREFIX}import-{id}.");
             let mut keys: Vec<String> = Vec::new();
-            for (name, kv) in &kvs {
+            for (name, kv) in kvs {
                 let found = kv
                     .list_keys(&prefix, MAX_KEYS_PER_MESSAGE)
                     .map_err(|e| internal_kv(name, e))?;
@@ -634,7 +688,7 @@ async fn remove(
             }
             let full = format!("{CORRECTIONS_PREFIX}{key}");
             let mut removed = false;
-            for (name, kv) in &kvs {
+            for (name, kv) in kvs {
                 let gone = kv.delete_many(&[&full]).map_err(|e| internal_kv(name, e))?;
                 removed |= gone.contains(&true);
             }
@@ -647,8 +701,7 @@ async fn remove(
             )
         }
         (None, None, false) => {
-            let format = Format::from_headers(&headers)?;
-            let lines = import_lines(&hub, format, &body)?;
+            let lines = import_lines(format?, body, limit)?;
             let (mut removed, mut missing) = (0usize, 0usize);
             let mut errors: Vec<Value> = Vec::new();
             let mut lines = lines.peekable();
@@ -664,7 +717,7 @@ async fn remove(
                 }
                 let keys: Vec<&str> = chunk.iter().map(|e| e.key.as_str()).collect();
                 let mut found = vec![false; keys.len()];
-                for (name, kv) in &kvs {
+                for (name, kv) in kvs {
                     let gone = kv.delete_many(&keys).map_err(|e| internal_kv(name, e))?;
                     for (found, gone) in found.iter_mut().zip(gone) {
                         *found |= gone;
@@ -688,22 +741,9 @@ async fn remove(
         }
     };
     if answer["removed"].as_u64().unwrap_or(0) > 0 {
-        new_revision(&kvs);
+        new_revision(kvs);
     }
-    hub.store
-        .durability
-        .wait()
-        .await
-        .map_err(ApiError::internal)?;
-    tracing::info!(removed = %answer["removed"], ?plugins, "imported examples removed");
-    super::admin::record(
-        &hub,
-        &caller,
-        "import-remove",
-        "corrections",
-        json!({"what": target, "removed": answer["removed"], "plugins": plugins}),
-    )?;
-    Ok(Json(answer).into_response())
+    Ok((target, answer))
 }
 
 fn internal_kv(plugin: &str, error: String) -> ApiError {
