@@ -80,8 +80,13 @@ async fn every_endpoint_admits_exactly_its_roles() {
             assert_eq!(forged, 401, "{what} with a forged token");
         }
         for role in Role::ALL {
-            let (status, body) =
-                call(&addr, endpoint.method, &path, Some(&tokens.get(role.as_str()))).await;
+            let (status, body) = call(
+                &addr,
+                endpoint.method,
+                &path,
+                Some(&tokens.get(role.as_str())),
+            )
+            .await;
             if allowed.contains(&role) {
                 assert!(
                     status != 401 && status != 403,
@@ -106,7 +111,10 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     let (token, _) = store
         .create("short-lived", Role::Operator, None, None)
         .unwrap();
-    assert_eq!(call(&addr, "GET", "/v1/messages", Some(&token)).await.0, 200);
+    assert_eq!(
+        call(&addr, "GET", "/v1/messages", Some(&token)).await.0,
+        200
+    );
 
     // Expiry: set in the file, as if its time had come.
     let path = data.join("tokens.json");
@@ -117,14 +125,23 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
         }
     }
     std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
-    assert_eq!(call(&addr, "GET", "/v1/messages", Some(&token)).await.0, 401);
+    assert_eq!(
+        call(&addr, "GET", "/v1/messages", Some(&token)).await.0,
+        401
+    );
 
     // Revocation by the command line, while the hub runs.
     let (second, _) = store.create("revoked", Role::Operator, None, None).unwrap();
-    assert_eq!(call(&addr, "GET", "/v1/messages", Some(&second)).await.0, 200);
+    assert_eq!(
+        call(&addr, "GET", "/v1/messages", Some(&second)).await.0,
+        200
+    );
     let out = okno(&["token", "revoke", "revoked", "--data-dir"], &data);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(call(&addr, "GET", "/v1/messages", Some(&second)).await.0, 401);
+    assert_eq!(
+        call(&addr, "GET", "/v1/messages", Some(&second)).await.0,
+        401
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,16 +173,29 @@ async fn admin_actions_are_audited_and_tampering_is_found() {
 
     // A token issued by the command line while the hub runs works at once.
     let out = okno(
-        &["token", "create", "--role", "operator", "--name", "clerk", "--data-dir"],
+        &[
+            "token",
+            "create",
+            "--role",
+            "operator",
+            "--name",
+            "clerk",
+            "--data-dir",
+        ],
         &data,
     );
     assert!(out.status.success(), "{out:?}");
     let clerk = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert_eq!(call(&addr, "GET", "/v1/messages", Some(&clerk)).await.0, 200);
+    assert_eq!(
+        call(&addr, "GET", "/v1/messages", Some(&clerk)).await.0,
+        200
+    );
 
     // Actions through the API.
     assert_eq!(
-        call(&addr, "POST", "/v1/admin/reload", Some(&admin)).await.0,
+        call(&addr, "POST", "/v1/admin/reload", Some(&admin))
+            .await
+            .0,
         200
     );
     let created = reqwest::Client::new()
@@ -178,18 +208,27 @@ async fn admin_actions_are_audited_and_tampering_is_found() {
     assert_eq!(created.status().as_u16(), 201);
     let created: Value = created.json().await.unwrap();
     let metrics_token = created["token"].as_str().unwrap().to_string();
-    assert_eq!(call(&addr, "GET", "/metrics", Some(&metrics_token)).await.0, 200);
+    assert_eq!(
+        call(&addr, "GET", "/metrics", Some(&metrics_token)).await.0,
+        200
+    );
     assert_eq!(
         call(&addr, "DELETE", "/v1/admin/tokens/prometheus", Some(&admin))
             .await
             .0,
         200
     );
-    assert_eq!(call(&addr, "GET", "/metrics", Some(&metrics_token)).await.0, 401);
+    assert_eq!(
+        call(&addr, "GET", "/metrics", Some(&metrics_token)).await.0,
+        401
+    );
     // The token list never shows a token or its hash.
     let (_, list) = call(&addr, "GET", "/v1/admin/tokens", Some(&admin)).await;
     let listed = list.to_string();
-    assert!(!listed.contains(&metrics_token) && !listed.contains("sha256"), "{listed}");
+    assert!(
+        !listed.contains(&metrics_token) && !listed.contains("sha256"),
+        "{listed}"
+    );
 
     let (status, audit) = call(&addr, "GET", "/v1/audit?limit=100", Some(&admin)).await;
     assert_eq!(status, 200, "{audit}");
@@ -210,11 +249,25 @@ async fn admin_actions_are_audited_and_tampering_is_found() {
         .map(|e| e["actor"].as_str().unwrap().to_string())
         .unwrap();
     assert!(test_admin.starts_with("test-admin-"), "{actions:?}");
-    assert!(actions.iter().any(|a| a.0.starts_with("cli:") && a.1 == "token.create" && a.2 == "clerk"), "{actions:?}");
-    assert!(actions.contains(&(test_admin.as_str(), "token.create", "prometheus")), "{actions:?}");
-    assert!(actions.contains(&(test_admin.as_str(), "token.revoke", "prometheus")), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.0.starts_with("cli:") && a.1 == "token.create" && a.2 == "clerk"),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&(test_admin.as_str(), "token.create", "prometheus")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&(test_admin.as_str(), "token.revoke", "prometheus")),
+        "{actions:?}"
+    );
     for pair in entries.windows(2) {
-        assert_eq!(pair[1]["prev"], pair[0]["hash"], "the chain links each entry to the one before");
+        assert_eq!(
+            pair[1]["prev"], pair[0]["hash"],
+            "the chain links each entry to the one before"
+        );
     }
 
     // The command verifies the intact log, and names the altered line once changed.
@@ -274,7 +327,10 @@ async fn every_refusal_has_the_one_error_shape() {
             .to_string();
         let text = response.text().await.unwrap();
         assert_eq!(status, expected, "{method} {path}: {text}");
-        assert!(content_type.starts_with("application/json"), "{method} {path}: {content_type}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{method} {path}: {content_type}"
+        );
         let body: Value = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"));
         assert!(body["error"]["code"].is_string(), "{method} {path}: {body}");
@@ -298,17 +354,40 @@ async fn the_status_endpoint_shows_a_client_no_content() {
     let addr = start_hub(dir.path(), "").await;
     let (status, body) = post_mail(
         &addr,
-        mail("status-1@example.ru", "Ремонт дороги", "Иванов Иван Иванович, тел. +7 912 345-67-89: прошу отремонтировать дорогу."),
+        mail(
+            "status-1@example.ru",
+            "Ремонт дороги",
+            "Иванов Иван Иванович, тел. +7 912 345-67-89: прошу отремонтировать дорогу.",
+        ),
     )
     .await;
     assert_eq!(status, 202, "{body}");
     let id = body["ids"][0].as_str().unwrap().to_string();
     let client_token = tokens_for(&addr).get("client");
-    let (status, seen) = call(&addr, "GET", &format!("/v1/status/{id}"), Some(&client_token)).await;
+    let (status, seen) = call(
+        &addr,
+        "GET",
+        &format!("/v1/status/{id}"),
+        Some(&client_token),
+    )
+    .await;
     assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["id"], id.as_str());
     let text = seen.to_string();
-    assert!(!text.contains("Иванов") && !text.contains("345-67-89") && !text.contains("дорог"), "{text}");
+    assert!(
+        !text.contains("Иванов") && !text.contains("345-67-89") && !text.contains("дорог"),
+        "{text}"
+    );
     // The same token may not read the appeal itself.
-    assert_eq!(call(&addr, "GET", &format!("/v1/messages/{id}"), Some(&client_token)).await.0, 403);
+    assert_eq!(
+        call(
+            &addr,
+            "GET",
+            &format!("/v1/messages/{id}"),
+            Some(&client_token)
+        )
+        .await
+        .0,
+        403
+    );
 }

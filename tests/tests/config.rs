@@ -109,10 +109,19 @@ fn limits_out_of_range_are_refused_at_their_line() {
     for (at, what) in [
         ("okno.toml:2:18", "hub.queue_capacity = 0 is out of range"),
         ("okno.toml:3:11", "hub.workers = 0 is out of range"),
-        ("okno.toml:4:21", "hub.plugin_memory_mib = 5000 is out of range"),
-        ("okno.toml:11:14", "plugins.memory_mib = 70000000000000 is out of range"),
+        (
+            "okno.toml:4:21",
+            "hub.plugin_memory_mib = 5000 is out of range",
+        ),
+        (
+            "okno.toml:11:14",
+            "plugins.memory_mib = 70000000000000 is out of range",
+        ),
         ("okno.toml:18:15", "sinks.concurrency = 0 is out of range"),
-        ("okno.toml:20:18", "max_backoff_ms = 100 is below backoff_ms = 500"),
+        (
+            "okno.toml:20:18",
+            "max_backoff_ms = 100 is below backoff_ms = 500",
+        ),
     ] {
         assert!(
             e.lines().any(|l| l.contains(at) && l.contains(what)),

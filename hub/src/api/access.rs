@@ -151,11 +151,13 @@ fn path_source(path: &str) -> Option<&str> {
 }
 
 fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn unauthorized() -> Response {
@@ -243,10 +245,7 @@ pub async fn authorize(State(hub): State<Arc<Hub>>, mut request: Request, next: 
             (Access::BoundSource, Some(source)) => {
                 format!("token {:?} may push only to source {source:?}", caller.name)
             }
-            _ => format!(
-                "a {} token may not call {method} {path}",
-                caller.role
-            ),
+            _ => format!("a {} token may not call {method} {path}", caller.role),
         };
         return forbidden(why);
     }

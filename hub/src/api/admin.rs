@@ -65,7 +65,13 @@ async fn reload(
             format!("{e:#}"),
         ));
     }
-    record(&hub, &caller, "reload", &config, json!({"result": "reloaded"}))?;
+    record(
+        &hub,
+        &caller,
+        "reload",
+        &config,
+        json!({"result": "reloaded"}),
+    )?;
     Ok(Json(json!({"reloaded": true})).into_response())
 }
 
@@ -110,7 +116,13 @@ async fn create_token(
         .tokens
         .create(&request.name, role, request.source.as_deref(), expires)
         .map_err(|e| unprocessable(format!("{e:#}")))?;
-    record(&hub, &caller, "token.create", &record_.name, record_.summary())?;
+    record(
+        &hub,
+        &caller,
+        "token.create",
+        &record_.name,
+        record_.summary(),
+    )?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "details": record_.summary()})),
@@ -127,7 +139,13 @@ async fn revoke_token(
         .tokens
         .revoke(&name)
         .map_err(|e| ApiError::not_found(format!("{e:#}")))?;
-    record(&hub, &caller, "token.revoke", &revoked.name, revoked.summary())?;
+    record(
+        &hub,
+        &caller,
+        "token.revoke",
+        &revoked.name,
+        revoked.summary(),
+    )?;
     Ok(Json(json!({"revoked": revoked.summary()})).into_response())
 }
 

@@ -325,7 +325,11 @@ async fn discard(
         .update(&id, |r| {
             r.trace.push(crate::pipeline::trace_entry(
                 "discard",
-                &format!("dead letters {} discarded by {}", targets.join(", "), caller.name),
+                &format!(
+                    "dead letters {} discarded by {}",
+                    targets.join(", "),
+                    caller.name
+                ),
             ));
         })
         .map_err(ApiError::internal)?;
@@ -340,10 +344,7 @@ async fn discard(
 
 /// What a client may know of an appeal: where it stands and by when it is answered,
 /// nothing of its content.
-async fn status(
-    State(hub): State<Arc<Hub>>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn status(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let record = hub
         .store
         .get(&id)

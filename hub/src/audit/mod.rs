@@ -153,7 +153,11 @@ impl AuditLog {
         for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line?;
             let entry: AuditEntry = serde_json::from_str(&line).with_context(|| {
-                format!("{} line {}: not an audit entry", self.path.display(), index + 1)
+                format!(
+                    "{} line {}: not an audit entry",
+                    self.path.display(),
+                    index + 1
+                )
             })?;
             if entry.seq > after {
                 out.push(entry);
@@ -290,10 +294,7 @@ mod tests {
         assert!(log.verify(Some(&head)).is_ok());
         assert!(log.verify(Some(GENESIS)).is_err());
         let page = log.page(2, 2).unwrap();
-        assert_eq!(
-            page.iter().map(|e| e.seq).collect::<Vec<_>>(),
-            vec![3, 4]
-        );
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
         assert_eq!(page[0].prev, log.page(1, 1).unwrap()[0].hash);
     }
 
@@ -306,7 +307,9 @@ mod tests {
         write_lines(dir.path(), &lines);
         let problems = log.verify(None).unwrap_err();
         assert!(
-            problems.iter().any(|p| p.contains("line 3: entry 3 was altered")),
+            problems
+                .iter()
+                .any(|p| p.contains("line 3: entry 3 was altered")),
             "{problems:?}"
         );
     }
@@ -336,7 +339,9 @@ mod tests {
         write_lines(dir.path(), &lines);
         let problems = log.verify(None).unwrap_err();
         assert!(
-            problems.iter().any(|p| p.contains("line 2") && p.contains("removed or reordered")),
+            problems
+                .iter()
+                .any(|p| p.contains("line 2") && p.contains("removed or reordered")),
             "{problems:?}"
         );
     }

@@ -107,8 +107,13 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
         )?;
         source_tokens.insert(name.clone(), token);
     }
-    let operator_token =
-        super::admin::token_create(&data_dir, &format!("demo-operator-{run}"), "operator", None, None)?;
+    let operator_token = super::admin::token_create(
+        &data_dir,
+        &format!("demo-operator-{run}"),
+        "operator",
+        None,
+        None,
+    )?;
     let (hub, addr) = super::serve::start(
         config_path.clone(),
         Overrides {

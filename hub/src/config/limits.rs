@@ -14,6 +14,7 @@ const CPU_MS: RangeInclusive<u64> = 1..=600_000;
 /// A wasm32 linear memory addresses at most 4 GiB.
 const MEMORY_MIB: RangeInclusive<u64> = 1..=4096;
 const WALL_MS: RangeInclusive<u64> = 1..=3_600_000;
+const KV_QUOTA_MIB: RangeInclusive<u64> = 1..=1_048_576;
 const RETENTION_DAYS: RangeInclusive<u64> = 1..=36_500;
 const CONCURRENCY: RangeInclusive<u64> = 1..=4096;
 const TIMEOUT_MS: RangeInclusive<u64> = 1..=3_600_000;
@@ -143,6 +144,9 @@ impl Config {
                     MEMORY_MIB,
                     " MiB",
                 );
+            }
+            if let Some(v) = plugin.kv_quota_mib {
+                within(p, &["plugins", &i, "kv_quota_mib"], v, KV_QUOTA_MIB, " MiB");
             }
             if let Some(v) = plugin.wall_ms {
                 within(p, &["plugins", &i, "wall_ms"], v, WALL_MS, " ms");

@@ -159,8 +159,7 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
     let now = crate::sla::now_millis();
     match outcome {
         Ok(()) => {
-            hub.metrics
-                .delivered.inc();
+            hub.metrics.delivered.inc();
             hub.metrics
                 .ingest_to_delivery(Duration::from_millis((now - received_at).max(0) as u64));
             hub.store.update_read(read, |r| {
@@ -205,8 +204,7 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
             });
             let give_up = matches!(error, SendError::Permanent(_)) || attempts >= max_attempts;
             if give_up {
-                hub.metrics
-                    .dead_letters.inc();
+                hub.metrics.dead_letters.inc();
                 tracing::warn!(message_id = %entry.id, sink = %entry.sink, attempts, error = %for_log(&error.to_string()), "delivery failed for good; dead-lettered");
                 let reason = format!("{error} (after {attempts} attempt(s))");
                 hub.store.add_dead_letter(&DeadLetter {
@@ -232,8 +230,7 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                 })?;
                 hub.store.finish_delivery(&entry)
             } else {
-                hub.metrics
-                    .retries.inc();
+                hub.metrics.retries.inc();
                 let sink = active
                     .config
                     .sink(&entry.sink)

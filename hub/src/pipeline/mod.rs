@@ -176,14 +176,35 @@ impl Hub {
         let restart_only = [
             ("hub.listen", new_hub.listen != old_hub.listen),
             ("hub.data_dir", new_hub.data_dir != old_hub.data_dir),
-            ("[hub.tls] given or not", new_hub.tls.is_some() != old_hub.tls.is_some()),
-            ("hub.queue_capacity", new_hub.queue_capacity != old_hub.queue_capacity),
+            (
+                "[hub.tls] given or not",
+                new_hub.tls.is_some() != old_hub.tls.is_some(),
+            ),
+            (
+                "hub.queue_capacity",
+                new_hub.queue_capacity != old_hub.queue_capacity,
+            ),
             ("hub.workers", new_hub.workers != old_hub.workers),
-            ("hub.max_body_bytes", new_hub.max_body_bytes != old_hub.max_body_bytes),
-            ("hub.max_connections", new_hub.max_connections != old_hub.max_connections),
-            ("hub.header_timeout_ms", new_hub.header_timeout_ms != old_hub.header_timeout_ms),
-            ("hub.request_timeout_ms", new_hub.request_timeout_ms != old_hub.request_timeout_ms),
-            ("hub.body_budget_mib", new_hub.body_budget_mib != old_hub.body_budget_mib),
+            (
+                "hub.max_body_bytes",
+                new_hub.max_body_bytes != old_hub.max_body_bytes,
+            ),
+            (
+                "hub.max_connections",
+                new_hub.max_connections != old_hub.max_connections,
+            ),
+            (
+                "hub.header_timeout_ms",
+                new_hub.header_timeout_ms != old_hub.header_timeout_ms,
+            ),
+            (
+                "hub.request_timeout_ms",
+                new_hub.request_timeout_ms != old_hub.request_timeout_ms,
+            ),
+            (
+                "hub.body_budget_mib",
+                new_hub.body_budget_mib != old_hub.body_budget_mib,
+            ),
         ];
         let changed: Vec<&str> = restart_only
             .iter()
@@ -284,12 +305,10 @@ impl Hub {
         self.metrics.stage("ingest", started.elapsed());
         for a in &accepted {
             if a.duplicate {
-                self.metrics
-                    .duplicates.inc();
+                self.metrics.duplicates.inc();
                 continue;
             }
-            self.metrics
-                .ingested.inc();
+            self.metrics.ingested.inc();
             tracing::info!(message_id = %a.id, source, "accepted");
             // Journaled already: if the hub stops before this send, start-up requeues it.
             let _ = self.queue.send(a.id.clone()).await;

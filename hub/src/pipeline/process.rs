@@ -149,8 +149,7 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
             attempts: vec![],
             at: crate::sla::now_millis(),
         })?;
-        hub.metrics
-            .dead_letters.inc();
+        hub.metrics.dead_letters.inc();
         let done = Outcome {
             classification: Some(classification),
             decision: Some(decision),
@@ -332,8 +331,7 @@ fn fail(
     started: Instant,
 ) -> anyhow::Result<()> {
     hub.metrics.plugin_error(plugin.name(), error.kind());
-    hub.metrics
-        .dead_letters.inc();
+    hub.metrics.dead_letters.inc();
     tracing::warn!(plugin = plugin.name(), stage, error = %for_log(&error.to_string()), "step failed; message dead-lettered");
     let reason = stored_text(&error);
     done.traced.push(trace(

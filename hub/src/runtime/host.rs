@@ -198,7 +198,12 @@ impl kv::Host for HostState {
                 super::kv::MAX_VALUE_BYTES
             ))));
         }
-        Ok(self.plugin.kv.set(&key, &value).map(drop).map_err(Into::into))
+        Ok(self
+            .plugin
+            .kv
+            .set(&key, &value)
+            .map(drop)
+            .map_err(Into::into))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), kv::KvError>> {

@@ -237,10 +237,12 @@ impl Runtime {
         bytes: &[u8],
         sha256: &str,
     ) -> Result<(Component, PluginInfo), LoadError> {
-        let component = cache::compile(&self.engine, self.cache.as_ref(), bytes, sha256)
-            .map_err(|e| LoadError::Compile {
-                path: path.into(),
-                detail: format!("{e:#}"),
+        let component =
+            cache::compile(&self.engine, self.cache.as_ref(), bytes, sha256).map_err(|e| {
+                LoadError::Compile {
+                    path: path.into(),
+                    detail: format!("{e:#}"),
+                }
             })?;
         let info = inspect::inspect(&self.engine, &component, bytes.len() as u64, sha256).map_err(
             |source| LoadError::Refused {

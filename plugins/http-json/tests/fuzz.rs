@@ -16,12 +16,20 @@ fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| Value::from(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,40}".prop_map(Value::String),
         prop_oneof![
-            Just("body"), Just("subject"), Just("channel"), Just("client"), Just("id"),
-            Just("received_at"), Just("sent_at"), Just("attachments"), Just("metadata"),
+            Just("body"),
+            Just("subject"),
+            Just("channel"),
+            Just("client"),
+            Just("id"),
+            Just("received_at"),
+            Just("sent_at"),
+            Just("attachments"),
+            Just("metadata"),
         ]
         .prop_map(|s| Value::String(s.into())),
     ];
@@ -30,11 +38,16 @@ fn json_value() -> impl Strategy<Value = Value> {
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             proptest::collection::btree_map(
                 prop_oneof![
-                    Just("body".to_string()), Just("subject".to_string()),
-                    Just("channel".to_string()), Just("client".to_string()),
-                    Just("contacts".to_string()), Just("name".to_string()),
-                    Just("sent_at".to_string()), Just("messages".to_string()),
-                    Just("attachments".to_string()), Just("metadata".to_string()),
+                    Just("body".to_string()),
+                    Just("subject".to_string()),
+                    Just("channel".to_string()),
+                    Just("client".to_string()),
+                    Just("contacts".to_string()),
+                    Just("name".to_string()),
+                    Just("sent_at".to_string()),
+                    Just("messages".to_string()),
+                    Just("attachments".to_string()),
+                    Just("metadata".to_string()),
                     ".{0,8}",
                 ],
                 inner,

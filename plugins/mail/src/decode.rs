@@ -459,6 +459,15 @@ fn media_type(part: &MessagePart<'_>) -> String {
     }
 }
 
+/// An attachment's digest, as its `content_ref` names it.
+fn hex_sha256(content: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,13 +527,4 @@ mod tests {
         let message = decode(raw, &settings()).unwrap();
         assert_eq!(message.body, "body");
     }
-}
-
-/// An attachment's digest, as its `content_ref` names it.
-fn hex_sha256(content: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
