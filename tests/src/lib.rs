@@ -14,9 +14,9 @@ use axum::routing::post;
 use axum::Router;
 
 pub use okno_hub;
+use okno_hub::auth::{Role, TokenStore};
 
 pub mod tls;
-use okno_hub::auth::{Role, TokenStore};
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

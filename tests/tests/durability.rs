@@ -17,7 +17,24 @@ const LIMIT: Duration = Duration::from_secs(120);
 /// Clients sending at once.
 const SENDERS: usize = 32;
 
-fn spawn_hub(config: &Path, log: Option<&Path>) -> Child {
+/// The hub as a process of its own, killed (`kill -9`) when dropped, so that a failed
+/// assertion leaves none behind.
+struct HubProcess(Child);
+
+impl HubProcess {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_hub(config: &Path, log: Option<&Path>) -> HubProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_okno-under-test"));
     command
         .args(["serve", "--config"])
@@ -28,7 +45,7 @@ fn spawn_hub(config: &Path, log: Option<&Path>) -> Child {
             std::fs::File::create(log).expect("creating the hub's log file"),
         ));
     }
-    command.spawn().expect("starting the hub process")
+    HubProcess(command.spawn().expect("starting the hub process"))
 }
 
 async fn wait_for_port(listen: &str) {
@@ -182,8 +199,7 @@ async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_u
         acknowledged.load(Ordering::SeqCst) >= MESSAGES / 2
     })
     .await;
-    hub.kill().expect("kill -9");
-    hub.wait().unwrap();
+    hub.kill();
     let before_kill = sending.await.unwrap();
     assert!(before_kill.len() < MESSAGES, "the kill cut the load short");
 
@@ -220,8 +236,7 @@ async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_u
         MESSAGES,
         "one message per mail in the store, not a second for a retried one"
     );
-    hub.kill().unwrap();
-    hub.wait().unwrap();
+    hub.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,8 +374,7 @@ async fn a_store_that_cannot_flush_refuses_ingest_and_is_not_ready_until_it_can(
         got.contains(&kept) && got.contains(&ids[0])
     })
     .await;
-    hub.kill().unwrap();
-    hub.wait().unwrap();
+    hub.kill();
 
     let log = std::fs::read_to_string(&log).unwrap();
     let lines = |text: &str| log.lines().filter(|l| l.contains(text)).count();
