@@ -28,6 +28,11 @@ use crate::api::ApiError;
 /// Body bytes are counted against the budget in units of this size.
 const BUDGET_UNIT: u64 = 64 * 1024;
 
+/// How long, and how much of, a refused body is read and thrown away before its
+/// connection closes (see `discard`).
+const DISCARD_FOR: Duration = Duration::from_secs(10);
+const DISCARD_MAX_BYTES: u64 = 256 << 20;
+
 #[derive(Clone, Debug)]
 pub struct ServerLimits {
     pub max_connections: usize,
@@ -127,7 +132,12 @@ async fn admit_body(
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(length) = declared {
         if length > budget.max_body_bytes {
-            return ApiError::new(
+            // Answer at once, and read what the client still sends into the void: a
+            // socket closed with unread data gets a reset, and a client still writing
+            // its body then sees a broken pipe instead of this answer.
+            let (_, body) = request.into_parts();
+            tokio::spawn(discard(body, length));
+            let mut refused = ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 format!(
@@ -136,6 +146,10 @@ async fn admit_body(
                 ),
             )
             .into_response();
+            refused
+                .headers_mut()
+                .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            return refused;
         }
     }
     let has_body = declared.is_some_and(|n| n > 0)
@@ -153,6 +167,27 @@ async fn admit_body(
         .into_response();
     };
     next.run(request).await
+}
+
+/// Reads a refused body and throws it away, for at most `DISCARD_FOR` and at most the
+/// declared length (and never more than `DISCARD_MAX_BYTES`); memory stays at one
+/// frame. The connection closes when this ends.
+async fn discard(body: Body, declared: u64) {
+    use http_body_util::BodyExt;
+    let limit = declared.min(DISCARD_MAX_BYTES);
+    let mut body = body;
+    let _ = tokio::time::timeout(DISCARD_FOR, async {
+        let mut read = 0u64;
+        while read < limit {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                }
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 /// A whole request, from its admission, body included, within the deadline: 408
