@@ -1,13 +1,14 @@
 //! # okno-sdk: write Okno plugins in Rust
 //!
 //! An Okno plugin is a WebAssembly component that implements one world of the
-//! `okno:plugin@0.1.0` contract (see `wit/` in the Okno repository):
+//! `okno:plugin@0.1.1` contract (see `wit/` in the Okno repository):
 //!
 //! | world | you implement | the hub calls it to |
 //! |---|---|---|
 //! | `connector` | [`Connector`] | read a source's bytes into messages, and write messages for a sink |
 //! | `classifier` | [`Classifier`] | add topic, sentiment, kind, tags or personal-data spans |
 //! | `policy` | [`Policy`] | decide priority, deadlines and who is responsible |
+//! | `poller` (0.1.1) | [`Connector`] and [`Poller`] | fetch batches from a remote system that does not push, and acknowledge them |
 //!
 //! A plugin is a trait impl plus one macro line. The same code runs natively, so plugin
 //! logic is tested with plain `cargo test`: the host capabilities ([`config`], [`kv`],
@@ -111,7 +112,8 @@ pub mod testing;
 pub use host::{calendar, clock, config, http, kv, log};
 
 /// The contract version this SDK implements (the `okno:plugin` WIT package version).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// 0.1.1 added the `poller` world; plugins built against 0.1.0 load unchanged.
+pub const CONTRACT_VERSION: &str = "0.1.1";
 
 /// The canonical types of `okno:plugin/types`.
 pub mod types {
@@ -125,15 +127,39 @@ pub use bindings::connector::Guest as Connector;
 /// Implement this for a policy plugin; export it with [`export_policy!`].
 pub use bindings::policy::Guest as Policy;
 
+/// The data of the `poller` world (`okno:plugin/polling`).
+pub mod polling {
+    pub use crate::bindings::poller::exports::okno::plugin::polling::Batch;
+}
+
+/// Implement this, with [`Connector`], for a poller plugin; export both with
+/// [`export_poller!`].
+///
+/// The hub calls [`Poller::poll`] on the source's schedule, journals every message of the
+/// batch durably, and then calls [`Poller::ack`] with the batch's token. If the hub stops
+/// between the two, the next `poll` must hand the same items out again (keep the cursor
+/// in [`kv`] and move it in `ack`, or let the remote system re-deliver what it was not
+/// acknowledged), and each message should carry the remote system's id as its
+/// `idempotency_key`, so that the second journal is a duplicate.
+pub trait Poller {
+    /// Fetches the next batch from the remote system (through [`http`]). Return an
+    /// `upstream` error when the remote system fails: the hub backs off and retries.
+    fn poll() -> Result<polling::Batch, types::PluginError>;
+
+    /// Acknowledges the batch whose `ack` token this is, once the hub has journaled it.
+    fn ack(token: String) -> Result<(), types::PluginError>;
+}
+
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::names::WitName;
+    pub use crate::polling::Batch;
     pub use crate::types::{
         AppealKind, Attachment, Channel, Classification, Client, ClientKind, Contact, Date,
         Decision, ErrorKind, Inbound, KindAssignment, Message, Outbound, PiiSpan, PluginError,
         Priority, Sentiment, SentimentLabel, Thread, Timestamp, Topic, TopicAssignment,
     };
-    pub use crate::{Classifier, Connector, Policy};
+    pub use crate::{Classifier, Connector, Policy, Poller};
 }
 
 /// Exports a type implementing [`Connector`] as this component's `connector` world.
@@ -174,6 +200,46 @@ macro_rules! export_policy {
         #[cfg(not(target_arch = "wasm32"))]
         const _: () = {
             let _ = <$plugin as $crate::Policy>::decide;
+        };
+    };
+}
+
+/// Exports a type implementing both [`Connector`] and [`Poller`] as this component's
+/// `poller` world.
+#[macro_export]
+macro_rules! export_poller {
+    ($plugin:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            impl $crate::bindings::poller::Guest for $plugin {
+                fn decode(
+                    input: $crate::types::Inbound,
+                ) -> Result<Vec<$crate::types::Message>, $crate::types::PluginError> {
+                    <$plugin as $crate::Connector>::decode(input)
+                }
+                fn encode(
+                    message: $crate::types::Message,
+                    classification: $crate::types::Classification,
+                    decision: $crate::types::Decision,
+                ) -> Result<$crate::types::Outbound, $crate::types::PluginError> {
+                    <$plugin as $crate::Connector>::encode(message, classification, decision)
+                }
+            }
+            impl $crate::bindings::poller::exports::okno::plugin::polling::Guest for $plugin {
+                fn poll() -> Result<$crate::polling::Batch, $crate::types::PluginError> {
+                    <$plugin as $crate::Poller>::poll()
+                }
+                fn ack(token: String) -> Result<(), $crate::types::PluginError> {
+                    <$plugin as $crate::Poller>::ack(token)
+                }
+            }
+            $crate::bindings::poller::export_poller_bindings!($plugin);
+        };
+        // Natively nothing is exported; naming the impls keeps the plugin type "used".
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <$plugin as $crate::Connector>::decode;
+            let _ = <$plugin as $crate::Poller>::poll;
         };
     };
 }

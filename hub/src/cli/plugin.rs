@@ -155,7 +155,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         Ok((message, c, d))
     };
     let output = match (plugin.world(), options.encode) {
-        (World::Connector, false) => {
+        (World::Connector | World::Poller, false) => {
             let inbound = Inbound {
                 bytes: input,
                 content_type: options.content_type,
@@ -163,7 +163,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
             };
             serde_json::to_value(plugin.decode(inbound).await?)?
         }
-        (World::Connector, true) => {
+        (World::Connector | World::Poller, true) => {
             let (m, c, d) = parse_message(&input)?;
             serde_json::to_value(plugin.encode(&m, &c, &d).await?)?
         }
@@ -176,7 +176,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
             serde_json::to_value(plugin.decide(&m, &c).await?)?
         }
     };
-    if options.encode && plugin.world() != World::Connector {
+    if options.encode && !plugin.world().serves_as(World::Connector) {
         bail!(
             "--encode is for connectors; {} is a {}",
             options.file.display(),

@@ -528,7 +528,7 @@ impl Config {
                 name.span(),
                 format!("{role} {:?} is not a defined plugin", name.get_ref()),
             ),
-            Some(plugin) if *plugin.kind.get_ref() != world => p.at(
+            Some(plugin) if !plugin.kind.get_ref().serves_as(world) => p.at(
                 name.span(),
                 format!(
                     "{role} {:?} is a {} plugin; a {world} is needed here",

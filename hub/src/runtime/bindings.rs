@@ -1,5 +1,5 @@
 //! Host-side bindings generated from `wit/`. The host interfaces are generated once (world
-//! `host`) and reused by the three plugin worlds, so a `Message` is one Rust type here.
+//! `host`) and reused by the plugin worlds, so a `Message` is one Rust type here.
 
 pub mod host_world {
     wasmtime::component::bindgen!({
@@ -36,6 +36,25 @@ pub mod policy {
         imports: { default: async | trappable },
         exports: { default: async },
         with: { "okno:plugin": super::host_world::okno::plugin },
+    });
+}
+
+pub mod poller {
+    wasmtime::component::bindgen!({
+        world: "poller",
+        path: "../wit",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        // `polling` is exported, so generated here: the host world does not have it.
+        with: {
+            "okno:plugin/types": super::host_world::okno::plugin::types,
+            "okno:plugin/log": super::host_world::okno::plugin::log,
+            "okno:plugin/config": super::host_world::okno::plugin::config,
+            "okno:plugin/kv": super::host_world::okno::plugin::kv,
+            "okno:plugin/clock": super::host_world::okno::plugin::clock,
+            "okno:plugin/calendar": super::host_world::okno::plugin::calendar,
+            "okno:plugin/http": super::host_world::okno::plugin::http,
+        },
     });
 }
 

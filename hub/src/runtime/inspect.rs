@@ -7,8 +7,14 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The contract version this hub implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
+/// Versions of the contract a plugin may be built against: each later one only adds
+/// (0.1.1 added the `poller` world), and wasmtime's linker resolves an import of
+/// `okno:plugin/kv@0.1.0` to the `@0.1.1` definition, as semver allows for `0.1.x`.
+const CONTRACT_VERSIONS: &[&str] = &["0.1.0", "0.1.1"];
 const CONTRACT_PACKAGE: &str = "okno:plugin";
+/// What a poller exports besides `decode` and `encode` (contract 0.1.1).
+const POLLING_INTERFACE: &str = "okno:plugin/polling";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -16,6 +22,9 @@ pub enum World {
     Connector,
     Classifier,
     Policy,
+    /// A connector that also fetches: exports the `polling` interface besides `decode` and
+    /// `encode` (contract 0.1.1). Wherever a connector is asked for, a poller serves.
+    Poller,
 }
 
 impl World {
@@ -24,7 +33,14 @@ impl World {
             World::Connector => "connector",
             World::Classifier => "classifier",
             World::Policy => "policy",
+            World::Poller => "poller",
         }
+    }
+
+    /// Whether a plugin of this world can serve where `wanted` is asked for: a poller
+    /// serves as a connector too.
+    pub fn serves_as(self, wanted: World) -> bool {
+        self == wanted || (self == World::Poller && wanted == World::Connector)
     }
 }
 
@@ -82,9 +98,9 @@ pub struct PluginInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("exports {exports:?} match no okno world: a connector exports `decode` and `encode`, a classifier `classify`, a policy `decide`")]
+    #[error("exports {exports:?} match no okno world: a connector exports `decode` and `encode`, a poller those and the `okno:plugin/polling` interface, a classifier `classify`, a policy `decide`")]
     UnknownWorld { exports: Vec<String> },
-    #[error("built against okno:plugin@{found}, but this hub implements okno:plugin@{expected}: rebuild the plugin with an okno-sdk for contract {expected}")]
+    #[error("built against okno:plugin@{found}, but this hub implements okno:plugin@{expected} (and loads plugins built against 0.1.0): rebuild the plugin with an okno-sdk for contract {expected}")]
     ContractVersion { found: String, expected: String },
     #[error("imports `{import}`, which the sandbox does not provide (plugins get the okno:plugin interfaces and WASI's cli, io, clocks and random; no filesystem, sockets or environment)")]
     ForbiddenImport { import: String },
@@ -123,7 +139,12 @@ pub fn inspect(
         .collect();
 
     let has = |name: &str| exports.iter().any(|e| e == name);
-    let world = if has("decode") && has("encode") {
+    let exports_polling = exports
+        .iter()
+        .any(|e| split_version(e).0 == POLLING_INTERFACE);
+    let world = if has("decode") && has("encode") && exports_polling {
+        World::Poller
+    } else if has("decode") && has("encode") {
         World::Connector
     } else if has("classify") {
         World::Classifier
@@ -142,7 +163,7 @@ pub fn inspect(
             .and_then(|rest| rest.strip_prefix('/'))
         {
             let version = version.unwrap_or("unversioned");
-            if version != CONTRACT_VERSION {
+            if !CONTRACT_VERSIONS.contains(&version) {
                 return Err(InspectError::ContractVersion {
                     found: version.to_string(),
                     expected: CONTRACT_VERSION.to_string(),

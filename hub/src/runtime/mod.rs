@@ -130,6 +130,17 @@ enum Pre {
     Connector(bindings::connector::ConnectorPre<HostState>),
     Classifier(bindings::classifier::ClassifierPre<HostState>),
     Policy(bindings::policy::PolicyPre<HostState>),
+    Poller(bindings::poller::PollerPre<HostState>),
+}
+
+/// One batch a poller fetched (see `wit/polling.wit`).
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub messages: Vec<Message>,
+    /// Given back to [`Plugin::ack`] once every message is journaled.
+    pub ack: Option<String>,
+    /// More is waiting: poll again at once.
+    pub more: bool,
 }
 
 /// A compiled, pre-instantiated plugin with its settings and limits. Cheap to share:
@@ -286,7 +297,7 @@ impl Runtime {
         }
         let (component, info) = self.compile_and_inspect(path, &bytes, &sha256)?;
         if let Some(expected) = expected_world {
-            if expected != info.world {
+            if !info.world.serves_as(expected) {
                 return Err(LoadError::WorldMismatch {
                     path: path.into(),
                     expected,
@@ -308,6 +319,9 @@ impl Runtime {
             ),
             World::Policy => {
                 Pre::Policy(bindings::policy::PolicyPre::new(instance_pre).map_err(link)?)
+            }
+            World::Poller => {
+                Pre::Poller(bindings::poller::PollerPre::new(instance_pre).map_err(link)?)
             }
         };
         let http_client = if context.http.rules.is_empty() {
@@ -486,17 +500,25 @@ impl Plugin {
     }
 
     pub async fn decode(&self, input: Inbound) -> Result<Vec<Message>, CallError> {
-        let Pre::Connector(pre) = &self.pre else {
-            return Err(self.wrong_world(World::Connector));
-        };
         let mut store = self.new_store("");
         let input = input.into();
-        let messages = self
-            .guarded(&mut store, async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance.call_decode(&mut *store, &input).await
-            })
-            .await?;
+        let messages = match &self.pre {
+            Pre::Connector(pre) => {
+                self.guarded(&mut store, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance.call_decode(&mut *store, &input).await
+                })
+                .await?
+            }
+            Pre::Poller(pre) => {
+                self.guarded(&mut store, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance.call_decode(&mut *store, &input).await
+                })
+                .await?
+            }
+            _ => return Err(self.wrong_world(World::Connector)),
+        };
         let messages: Vec<Message> = messages.into_iter().map(Message::from).collect();
         validate::decoded(&messages).map_err(|d| self.contract(d))?;
         Ok(messages)
@@ -508,21 +530,29 @@ impl Plugin {
         classification: &Classification,
         decision: &Decision,
     ) -> Result<Outbound, CallError> {
-        let Pre::Connector(pre) = &self.pre else {
-            return Err(self.wrong_world(World::Connector));
-        };
         let mut store = self.new_store(&message.id);
         let (m, c, d) = (
             message.clone().into(),
             classification.clone().into(),
             decision.clone().into(),
         );
-        let outbound = self
-            .guarded(&mut store, async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance.call_encode(&mut *store, &m, &c, &d).await
-            })
-            .await?;
+        let outbound = match &self.pre {
+            Pre::Connector(pre) => {
+                self.guarded(&mut store, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance.call_encode(&mut *store, &m, &c, &d).await
+                })
+                .await?
+            }
+            Pre::Poller(pre) => {
+                self.guarded(&mut store, async |store| {
+                    let instance = pre.instantiate_async(&mut *store).await?;
+                    instance.call_encode(&mut *store, &m, &c, &d).await
+                })
+                .await?
+            }
+            _ => return Err(self.wrong_world(World::Connector)),
+        };
         Ok(outbound.into())
     }
 
@@ -566,5 +596,43 @@ impl Plugin {
         let out = Decision::from(out);
         validate::decision(message, &out).map_err(|d| self.contract(d))?;
         Ok(out)
+    }
+
+    /// Fetches the next batch from a poller's remote system. The messages are checked as
+    /// `decode`'s are.
+    pub async fn poll(&self) -> Result<Batch, CallError> {
+        let Pre::Poller(pre) = &self.pre else {
+            return Err(self.wrong_world(World::Poller));
+        };
+        let mut store = self.new_store("");
+        let batch = self
+            .guarded(&mut store, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.okno_plugin_polling().call_poll(&mut *store).await
+            })
+            .await?;
+        let messages: Vec<Message> = batch.messages.into_iter().map(Message::from).collect();
+        validate::decoded(&messages).map_err(|d| self.contract(d))?;
+        Ok(Batch {
+            messages,
+            ack: batch.ack,
+            more: batch.more,
+        })
+    }
+
+    /// Acknowledges a batch to a poller's remote system.
+    pub async fn ack(&self, token: &str) -> Result<(), CallError> {
+        let Pre::Poller(pre) = &self.pre else {
+            return Err(self.wrong_world(World::Poller));
+        };
+        let mut store = self.new_store("");
+        self.guarded(&mut store, async |store| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            instance
+                .okno_plugin_polling()
+                .call_ack(&mut *store, token)
+                .await
+        })
+        .await
     }
 }
