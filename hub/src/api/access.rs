@@ -76,6 +76,22 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/v1/status/{id}",
         access: Access::Roles(&[Role::Client, Role::Operator]),
     },
+    // Officials move appeals through their states and read their control.
+    Endpoint {
+        method: "GET",
+        path: "/v1/appeals/{id}",
+        access: Access::Roles(OPERATOR),
+    },
+    Endpoint {
+        method: "POST",
+        path: "/v1/appeals/{id}/transitions",
+        access: Access::Roles(OPERATOR),
+    },
+    Endpoint {
+        method: "GET",
+        path: "/v1/reports/execution",
+        access: Access::Roles(OPERATOR_OR_ADMIN),
+    },
     Endpoint {
         method: "GET",
         path: "/v1/dead-letters",

@@ -43,6 +43,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .merge(corrections::routes())
+        .merge(crate::sla::api::routes())
         .merge(admin::routes())
         // Every route, and only routes (an unknown path stays a plain 404), passes the
         // token check first.
@@ -351,15 +352,22 @@ async fn status(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<R
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no message {id:?}")))?;
     let decision = record.decision.as_ref();
-    Ok(Json(json!({
+    let mut status = json!({
         "id": record.message.id,
         "state": record.state,
         "channel": record.message.channel,
         "received_at": record.message.received_at,
         "registration_deadline": decision.and_then(|d| d.registration_deadline),
         "answer_deadline": decision.and_then(|d| d.answer_deadline),
-    }))
-    .into_response())
+    });
+    // A watched appeal's own state and deadlines (an extension moves them).
+    if let (Some(fields), Some(map)) = (
+        crate::sla::api::status_fields(&hub, &id).map_err(ApiError::internal)?,
+        status.as_object_mut(),
+    ) {
+        map.extend(fields.as_object().cloned().unwrap_or_default());
+    }
+    Ok(Json(status).into_response())
 }
 
 async fn ready(State(hub): State<Arc<Hub>>) -> Response {

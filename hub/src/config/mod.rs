@@ -30,6 +30,12 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Deadline rules, reminders and working hours (see `sla::config`).
+    #[serde(default, deserialize_with = "crate::sla::config::checked")]
+    pub sla: crate::sla::SlaConfig,
+    /// The responsible directory.
+    #[serde(default, deserialize_with = "crate::sla::config::checked_departments")]
+    pub departments: Vec<crate::sla::Department>,
     /// Where the file was read from; relative plugin paths are resolved against it.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -51,6 +51,8 @@ pub struct Hub {
     queue: mpsc::Sender<String>,
     pub(crate) delivery_wake: Notify,
     queue_capacity: usize,
+    /// Appeals' states and deadline timers (the SLA engine).
+    pub sla: crate::sla::Sla,
 }
 
 /// Command-line values that win over the config file.
@@ -116,6 +118,7 @@ impl Hub {
             queue,
             delivery_wake: Notify::new(),
             queue_capacity,
+            sla: crate::sla::Sla::open(&store)?,
         });
         tokio::spawn(store.durability.clone().run());
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
@@ -124,6 +127,7 @@ impl Hub {
         }
         tokio::spawn(deliver::delivery_loop(hub.clone()));
         tokio::spawn(compaction_loop(hub.clone()));
+        tokio::spawn(crate::sla::run(hub.clone()));
         // Recovery: whatever was accepted but not routed goes through the pipeline again,
         // once what a crash left between a message and its idempotency key is settled.
         let unacknowledged = hub.store.reconcile_pending()?;
@@ -221,6 +225,28 @@ impl Hub {
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(active);
         tracing::info!(config = %self.config_path.display(), "configuration reloaded");
         Ok(())
+    }
+
+    /// Journals messages the hub makes itself (the SLA engine's reminders and
+    /// escalations) under `source` and queues them once on disk. A repeat of an
+    /// idempotency key is not queued again.
+    pub async fn submit_internal(
+        &self,
+        source: &str,
+        messages: Vec<Message>,
+        trace: &[TraceEntry],
+    ) -> anyhow::Result<Vec<Accepted>> {
+        let accepted = self
+            .store
+            .accept(source, messages, crate::sla::now_millis(), trace)?;
+        self.store.durability.wait().await?;
+        for a in accepted.iter().filter(|a| !a.duplicate) {
+            self.queue
+                .send(a.id.clone())
+                .await
+                .map_err(|_| anyhow::anyhow!("the pipeline has stopped"))?;
+        }
+        Ok(accepted)
     }
 
     pub fn queue_depth(&self) -> usize {

@@ -72,8 +72,10 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
     // The trace entries this run adds.
     let mut traced = Vec::new();
 
+    // The SLA engine's reminders and escalations are routed only.
+    let internal = crate::sla::is_internal(&message);
     let mut classification = record.classification.unwrap_or_default();
-    for name in &active.config.pipeline.classifiers {
+    for name in active.config.pipeline.classifiers.iter().filter(|_| !internal) {
         let Some(plugin) = active.plugin(name.get_ref()) else {
             continue;
         };
@@ -102,7 +104,7 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
         }
     }
 
-    let decision = match &active.config.pipeline.policy {
+    let mut decision = match active.config.pipeline.policy.as_ref().filter(|_| !internal) {
         Some(name) => match active.plugin(name.get_ref()) {
             Some(plugin) => {
                 let started = Instant::now();
@@ -133,6 +135,16 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
         },
         None => Decision::default(),
     };
+
+    // Deadlines by the SLA rules, assignment by the directory, timers.
+    let started = Instant::now();
+    if let Some(mut entry) = hub
+        .sla
+        .on_decided(&active.config, &message, &classification, &mut decision)?
+    {
+        entry.duration_us = started.elapsed().as_micros() as u64;
+        traced.push(entry);
+    }
 
     let started = Instant::now();
     let (routes, sinks) = active.config.route(&message, &classification, &decision);

@@ -282,6 +282,14 @@ impl Store {
         Ok(removed)
     }
 
+    /// A tree of the store's database for a module's own records (the SLA engine's
+    /// appeals and timers), flushed and made durable with everything else.
+    pub fn tree(&self, name: &str) -> anyhow::Result<sled::Tree> {
+        self.db
+            .open_tree(name)
+            .with_context(|| format!("opening tree {name}"))
+    }
+
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Record>> {
         self.messages
             .get(id.as_bytes())?
