@@ -162,3 +162,138 @@ async fn bodies_share_a_budget_and_a_stalled_request_times_out() {
     let answer = read_response(&mut second, ANSWER).await.expect("an answer");
     assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
 }
+
+/// POSTs JSON with an operator's token.
+async fn post_json(url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("authorization", bearer(url))
+        .json(&body)
+        .send()
+        .await
+        .expect("the hub answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// Waits until message `id` has left `accepted`; returns its record.
+async fn routed(listen: &str, id: &str) -> serde_json::Value {
+    let url = format!("http://{listen}/v1/messages/{id}");
+    let started = std::time::Instant::now();
+    loop {
+        let (status, record) = get_json(&url).await;
+        assert_eq!(status, 200, "{record}");
+        if record["state"] != "accepted" {
+            return record;
+        }
+        assert!(started.elapsed() < ANSWER, "message {id} stays accepted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_megabyte_message_id_is_kept_bounded_and_still_recognised() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = start_hub(dir.path(), "").await;
+    let long = format!("{}@example.ru", "x".repeat(5 << 20));
+    let (status, first) = post_mail(&listen, mail(&long, "Обращение", "Прошу ответить.")).await;
+    assert_eq!(status, 202, "{first}");
+    let id = first["ids"][0].as_str().unwrap().to_string();
+    let record = routed(&listen, &id).await;
+    let kept = record["message"]["idempotency_key"].as_str().unwrap();
+    assert!(
+        kept.len() <= 256,
+        "the record keeps {} bytes of it",
+        kept.len()
+    );
+    assert!(
+        kept.starts_with("xxxx") && kept.contains("…sha256:"),
+        "{kept}"
+    );
+    assert!(
+        record.to_string().len() < 64 << 10,
+        "the record is {} bytes",
+        record.to_string().len()
+    );
+    // Sent again: the first message. Differing in its last byte: another.
+    let (status, again) = post_mail(&listen, mail(&long, "Обращение", "Прошу ответить.")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["ids"][0], id.as_str());
+    let other = format!("{}@example.ru!", "x".repeat(5 << 20));
+    let (status, answer) = post_mail(&listen, mail(&other, "Обращение", "Прошу ответить.")).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_ne!(answer["ids"][0], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_large_corrections_leave_a_record_of_bounded_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = start_hub(dir.path(), "").await;
+    let (status, answer) = post_mail(
+        &listen,
+        mail(
+            "corrections-1@example.ru",
+            "Отопление",
+            "В квартире холодно, батареи не греют.",
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["ids"][0].as_str().unwrap().to_string();
+    routed(&listen, &id).await;
+    // What the issue saw: ten 2 MB corrections made a 46 MB record. Fourteen here, each
+    // with a 2 MB `by` and a field the API does not know.
+    let url = format!("http://{listen}/v1/messages/{id}/classification");
+    let codes = ["0003.0009.0097.0699", "0005.0005.0056.1161"];
+    let mut sizes = Vec::new();
+    for n in 0..14 {
+        let (status, record) = post_json(
+            &url,
+            serde_json::json!({
+                "code": codes[n % 2],
+                "by": "Иванова ".repeat(250_000),
+                "comment": "x".repeat(2 << 20),
+            }),
+        )
+        .await;
+        assert_eq!(status, 200, "correction {n}: {record}");
+        sizes.push(record.to_string().len());
+    }
+    let (_, record) = get_json(&format!("http://{listen}/v1/messages/{id}")).await;
+    let size = record.to_string().len();
+    assert!(size < 32 << 10, "the record is {size} bytes: {sizes:?}");
+    // Its size stops growing once it holds the latest ten (a correction adds about
+    // 1 KB while it grows).
+    let last = &sizes[10..];
+    let spread = last.iter().max().unwrap() - last.iter().min().unwrap();
+    assert!(spread < 500, "{sizes:?}");
+    let kept = record["corrections"].as_array().unwrap();
+    assert_eq!(kept.len(), 10);
+    assert_eq!(record["corrections_total"], 14);
+    assert!(kept
+        .iter()
+        .all(|c| c["by"].as_str().unwrap().chars().count() <= 200));
+    let correct_traces = record["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["stage"] == "correct")
+        .count();
+    assert_eq!(correct_traces, 10);
+    // Every correction is listed, a page at a time.
+    let list = format!("http://{listen}/v1/messages/{id}/corrections");
+    let (status, page) = get_json(&format!("{list}?limit=5")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 5);
+    assert_eq!(page["items"][0]["number"], 1);
+    assert_eq!(page["next_after"], 5);
+    let (_, rest) = get_json(&format!("{list}?after=5")).await;
+    let numbers: Vec<u64> = rest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (6..=14).collect::<Vec<u64>>());
+    assert_eq!(rest["items"][8]["correction"]["code"], codes[1]);
+}

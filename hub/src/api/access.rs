@@ -61,6 +61,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         access: Access::Roles(OPERATOR),
     },
     Endpoint {
+        method: "GET",
+        path: "/v1/messages/{id}/corrections",
+        access: Access::Roles(OPERATOR),
+    },
+    Endpoint {
         method: "POST",
         path: "/v1/corrections/import",
         access: Access::Roles(OPERATOR),

@@ -14,6 +14,11 @@
 //! - an imported line without one: `okno.corrections/import-H`, so that lines of
 //!   different files never take each other's place.
 //!
+//! A correction's `by` is cut to 200 characters. A message's record keeps its latest 10
+//! corrections (and their trace entries), so a record stays bounded however often its
+//! topic is corrected; every correction is kept apart, numbered, and listed by
+//! `GET /v1/messages/{id}/corrections?after=N&limit=M`.
+//!
 //! After each change the hub writes a new random value under
 //! `okno.corrections.revision` in every kv it changed: a classifier whose index was
 //! complete at that value need not list the examples again. If that write fails the key
@@ -42,7 +47,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use rand::RngCore;
 use serde::Deserialize;
@@ -61,7 +66,7 @@ use crate::runtime::World;
 use crate::store::{Correction, State as MessageState};
 
 /// Longest name of the official who corrected a topic.
-const MAX_BY_CHARS: usize = 200;
+const MAX_BY_CHARS: usize = crate::store::MAX_CORRECTION_BY_CHARS;
 /// Longest `id` an imported line may carry.
 const MAX_ID_CHARS: usize = 100;
 /// Keys listed when looking for the older examples of one message or imported id. Only
@@ -71,6 +76,7 @@ const MAX_KEYS_PER_MESSAGE: u32 = 1000;
 pub fn routes() -> Router<Arc<Hub>> {
     Router::new()
         .route("/v1/messages/{id}/classification", post(correct))
+        .route("/v1/messages/{id}/corrections", get(list_corrections))
         .route("/v1/corrections/import", post(import).delete(remove))
 }
 
@@ -232,16 +238,14 @@ async fn correct(
                 low_confidence: false,
                 reasons: vec![reason.clone()],
             });
-            r.corrections.push(Correction {
+            let correction = Correction {
                 at: now,
                 code: code.clone(),
                 name: entry.name.clone(),
                 previous: previous_code,
                 by: by.clone(),
-            });
-            r.trace
-                .push(crate::pipeline::trace_entry("correct", &reason));
-            number = r.corrections.len();
+            };
+            number = r.add_correction(correction, crate::pipeline::trace_entry("correct", &reason));
         })
         .map_err(ApiError::internal)?
         .ok_or_else(|| {
@@ -252,6 +256,12 @@ async fn correct(
             )
         })?;
 
+    // The full history, kept apart from the record (which keeps the latest few).
+    if let Some(latest) = record.corrections.last() {
+        hub.store
+            .save_correction(&id, number, latest)
+            .map_err(ApiError::internal)?;
+    }
     let kvs = classifier_kvs(&hub);
     let prefix = format!("{CORRECTIONS_PREFIX}{id}.");
     let key = format!("{prefix}{number}");
@@ -282,6 +292,39 @@ async fn correct(
         json!({"from": previous, "to": code, "by": by}),
     )?;
     Ok(Json(record).into_response())
+}
+
+#[derive(Deserialize)]
+struct CorrectionsQuery {
+    /// The number of the last correction already read.
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Every correction of a message, oldest first, a page at a time (the record keeps only
+/// the latest few).
+async fn list_corrections(
+    State(hub): State<Arc<Hub>>,
+    Path(id): Path<String>,
+    query: Result<Query<CorrectionsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::new(e.status(), "bad_query", e.body_text()))?;
+    if hub.store.get(&id).map_err(ApiError::internal)?.is_none() {
+        return Err(ApiError::not_found(format!("no message {id:?}")));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let page = hub
+        .store
+        .corrections(&id, q.after.unwrap_or(0), limit)
+        .map_err(ApiError::internal)?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|(n, _)| *n))
+        .flatten();
+    let items: Vec<Value> = page
+        .into_iter()
+        .map(|(number, c)| json!({"number": number, "correction": c}))
+        .collect();
+    Ok(Json(json!({"items": items, "next_after": next})).into_response())
 }
 
 /// One labelled example of an import, with the line it starts on.

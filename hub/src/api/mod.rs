@@ -234,69 +234,23 @@ async fn dead_letters(State(hub): State<Arc<Hub>>) -> Result<Response, ApiError>
 }
 
 /// Puts a message's dead letters back: deliveries into the outbox, failed steps into the
-/// pipeline.
+/// pipeline (see [`Hub::replay`]).
 async fn replay(
     State(hub): State<Arc<Hub>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let letters = hub
-        .store
-        .take_dead_letters(&id)
-        .map_err(ApiError::internal)?;
-    if letters.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("message {id:?} has no dead letters"),
-        ));
-    }
-    let now = crate::sla::now_millis();
-    let mut replayed = Vec::new();
-    for letter in letters {
-        if let Some(sink) = letter.target.strip_prefix("sink:") {
-            hub.store
-                .update(&id, |r| {
-                    if let Some(d) = r.deliveries.get_mut(sink) {
-                        d.state = crate::store::DeliveryState::Pending;
-                        d.attempts = 0;
-                    }
-                    r.state = MessageState::Routed;
-                    r.trace.push(crate::pipeline::trace_entry(
-                        "replay",
-                        &format!("delivery to sink {sink:?} replayed"),
-                    ));
-                })
-                .map_err(ApiError::internal)?;
-            hub.store
-                .schedule(&crate::store::OutboxEntry {
-                    id: id.clone(),
-                    sink: sink.into(),
-                    attempts: 0,
-                    due_at: now,
-                    errors: vec![],
-                })
-                .map_err(ApiError::internal)?;
-        } else {
-            hub.store
-                .update(&id, |r| {
-                    r.state = MessageState::Accepted;
-                    r.trace.push(crate::pipeline::trace_entry(
-                        "replay",
-                        &format!("{} replayed", letter.target),
-                    ));
-                })
-                .map_err(ApiError::internal)?;
-            hub.requeue(&id).await.map_err(ApiError::internal)?;
+    let replayed = match hub.replay(&id).await {
+        Ok(replayed) => replayed,
+        Err(e @ crate::pipeline::ReplayError::NoDeadLetters(_)) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                e.to_string(),
+            ))
         }
-        replayed.push(letter.target);
-    }
-    hub.store
-        .durability
-        .wait()
-        .await
-        .map_err(ApiError::internal)?;
-    hub.delivery_wake.notify_one();
+        Err(e) => return Err(ApiError::internal(e.into())),
+    };
     admin::record(&hub, &caller, "replay", &id, json!({"replayed": replayed}))?;
     Ok((
         StatusCode::ACCEPTED,

@@ -5,15 +5,16 @@ mod active;
 mod deliver;
 pub mod metrics;
 mod process;
+mod replay;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use tokio::sync::{mpsc, Notify};
 
 pub use active::Active;
+pub use replay::ReplayError;
 
 use crate::config::Config;
 use crate::model::{Inbound, Message};
@@ -340,17 +341,6 @@ impl Hub {
             let _ = self.queue.send(a.id.clone()).await;
         }
         Ok(accepted)
-    }
-
-    /// Puts a message back into the pipeline (replay of a dead letter at a stage).
-    pub async fn requeue(&self, id: &str) -> anyhow::Result<()> {
-        self.store.mark_pending(id)?;
-        self.store.durability.wait().await?;
-        self.queue
-            .send(id.to_string())
-            .await
-            .context("the pipeline has stopped")?;
-        Ok(())
     }
 }
 

@@ -267,16 +267,15 @@ impl Outcome {
 fn resume_routed(hub: &Hub, record: &Record) -> anyhow::Result<()> {
     let id = &record.message.id;
     let now = crate::sla::now_millis();
-    for (sink, delivery) in &record.deliveries {
-        if delivery.state == DeliveryState::Pending && !hub.store.in_outbox(id, sink)? {
-            hub.store.schedule(&OutboxEntry {
-                id: id.clone(),
-                sink: sink.clone(),
-                attempts: delivery.attempts,
-                due_at: now,
-                errors: vec![],
-            })?;
-        }
+    for sink in hub.store.unscheduled_deliveries(record)? {
+        let attempts = record.deliveries.get(&sink).map_or(0, |d| d.attempts);
+        hub.store.schedule(&OutboxEntry {
+            id: id.clone(),
+            sink,
+            attempts,
+            due_at: now,
+            errors: vec![],
+        })?;
     }
     hub.store.done_pending(id)?;
     hub.delivery_wake.notify_one();

@@ -3,13 +3,18 @@
 //!
 //! Trees:
 //! - `messages`: id → [`Record`] (JSON): the message and everything that happened to it.
-//! - `idempotency`: `source \0 key` → id.
+//! - `idempotency-sha256`: SHA-256 of `source \0 key` → id (see [`keys`]; the
+//!   `idempotency` tree of earlier versions, keyed by `source \0 key` as sent, is moved
+//!   into it when the store opens).
 //! - `pending`: id → (): accepted, not yet routed. Read back at start-up.
 //! - `outbox`: `due_at (8 bytes BE) · id \0 sink` → [`OutboxEntry`]: deliveries to make.
 //! - `dead`: `id \0 sink-or-stage` → [`DeadLetter`].
+//! - `corrections`: `id \0 number (8 bytes BE)` → [`Correction`]: every correction of
+//!   a message, where its record keeps the latest few.
 //! - `kv:PLUGIN`: that plugin's kv.
 
 mod durability;
+pub mod keys;
 mod records;
 
 use std::collections::{HashMap, HashSet};
@@ -36,6 +41,7 @@ pub struct Store {
     pending: sled::Tree,
     outbox: sled::Tree,
     dead: sled::Tree,
+    corrections: sled::Tree,
     pub durability: Arc<Durability>,
     /// Messages in the journal. sled's `len` scans the whole tree, too slow for every
     /// `/metrics` scrape, so the count is taken once at open and kept up to date.
@@ -104,6 +110,53 @@ fn has_room(free: &HashMap<String, usize>) -> bool {
     free.is_empty() || free.values().any(|n| *n > 0)
 }
 
+/// Bounds what a source sends as references to other mails: the idempotency key and
+/// the thread's reference are kept by the rule of [`keys::bounded_key`].
+fn bound_references(message: &mut Message) {
+    for reference in [
+        &mut message.idempotency_key,
+        &mut message.thread.in_reply_to,
+        &mut message.thread.repeat_of,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let std::borrow::Cow::Owned(kept) = keys::bounded_key(reference) {
+            *reference = kept;
+        }
+    }
+}
+
+/// Moves the entries of the `idempotency` tree of earlier versions (`source \0 key` as
+/// sent) into `idempotency` keyed as [`keys::index_key`] says, then drops it. Each entry
+/// is written before it is removed, so a stop midway is finished at the next open.
+fn migrate_idempotency(db: &sled::Db, into: &sled::Tree) -> anyhow::Result<()> {
+    if !db.tree_names().iter().any(|n| n == b"idempotency") {
+        return Ok(());
+    }
+    let old = db.open_tree("idempotency")?;
+    let mut moved = 0usize;
+    for item in old.iter() {
+        let (key, id) = item?;
+        if let Some(nul) = key.iter().position(|b| *b == 0) {
+            let source = String::from_utf8_lossy(&key[..nul]);
+            let sent = String::from_utf8_lossy(&key[nul + 1..]);
+            into.insert(keys::index_key(&source, &keys::bounded_key(&sent)), id)?;
+        }
+        old.remove(&key)?;
+        moved += 1;
+    }
+    into.flush()?;
+    db.drop_tree("idempotency")?;
+    if moved > 0 {
+        tracing::info!(
+            entries = moved,
+            "idempotency index moved to keys of bounded length"
+        );
+    }
+    Ok(())
+}
+
 fn key2(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);
     k.extend_from_slice(a.as_bytes());
@@ -137,11 +190,14 @@ impl Store {
                 .with_context(|| format!("opening tree {name}"))
         };
         let messages = open("messages")?;
+        let idempotency = open("idempotency-sha256")?;
+        migrate_idempotency(&db, &idempotency)?;
         Ok(Store {
-            idempotency: open("idempotency")?,
+            idempotency,
             pending: open("pending")?,
             outbox: open("outbox")?,
             dead: open("dead")?,
+            corrections: open("corrections")?,
             durability: Arc::new(Durability::new(durability::SledFiles::open(
                 db.clone(),
                 &dir.join("db"),
@@ -184,6 +240,7 @@ impl Store {
             message.id = self.new_id(now)?;
             message.source = source.to_string();
             message.received_at = now;
+            bound_references(&mut message);
             let id = message.id.clone();
             let key = message.idempotency_key.clone();
             let mut record = Record::accepted(message);
@@ -193,7 +250,7 @@ impl Store {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.pending.insert(id.as_bytes(), &[])?;
             let first = match key {
-                Some(key) => self.claim_key(&key2(source, &key), &id)?,
+                Some(key) => self.claim_key(&keys::index_key(source, &key), &id)?,
                 None => None,
             };
             match first {
@@ -271,7 +328,10 @@ impl Store {
                 continue;
             }
             if self
-                .claim_key(&key2(&record.message.source, key), &id)?
+                .claim_key(
+                    &keys::index_key(&record.message.source, &keys::bounded_key(key)),
+                    &id,
+                )?
                 .is_some()
             {
                 self.pending.remove(id.as_bytes())?;
@@ -504,7 +564,69 @@ impl Store {
         self.dead.len()
     }
 
-    /// Removes and returns the dead letters of a message, for replay.
+    /// The dead letters of a message, left in place.
+    pub fn dead_letters_of(&self, id: &str) -> anyhow::Result<Vec<DeadLetter>> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        self.dead
+            .scan_prefix(&prefix)
+            .values()
+            .map(|v| from_json(&v?, "dead letter"))
+            .collect()
+    }
+
+    /// Removes one dead letter (replayed).
+    pub fn remove_dead_letter(&self, id: &str, target: &str) -> anyhow::Result<()> {
+        self.dead.remove(key2(id, target))?;
+        Ok(())
+    }
+
+    /// The first step of a replay of message `id`'s delivery to `sink`: the message is
+    /// marked pending before its record says `routed` with that delivery pending again,
+    /// so that a crash before the outbox entry is written leaves a pending routed message,
+    /// whose missing deliveries start-up schedules. Returns the record as written.
+    pub fn reopen_delivery(
+        &self,
+        id: &str,
+        sink: &str,
+        trace: TraceEntry,
+    ) -> anyhow::Result<Option<Record>> {
+        self.mark_pending(id)?;
+        self.update(id, |r| {
+            if let Some(d) = r.deliveries.get_mut(sink) {
+                d.state = DeliveryState::Pending;
+                d.attempts = 0;
+            }
+            r.state = State::Routed;
+            r.trace.push(trace.clone());
+        })
+    }
+
+    /// The first step of a replay of a failed pipeline step of message `id`: marked
+    /// pending, then `accepted` again, so that start-up runs it through the pipeline if
+    /// the hub stops before the worker does.
+    pub fn reopen_stage(&self, id: &str, trace: TraceEntry) -> anyhow::Result<Option<Record>> {
+        self.mark_pending(id)?;
+        self.update(id, |r| {
+            r.state = State::Accepted;
+            r.trace.push(trace.clone());
+        })
+    }
+
+    /// The deliveries of a routed record that are pending and have no outbox entry: what a
+    /// stop between a record's write and its outbox entries left. Reads the whole outbox.
+    pub fn unscheduled_deliveries(&self, record: &Record) -> anyhow::Result<Vec<String>> {
+        let id = &record.message.id;
+        let mut missing = Vec::new();
+        for (sink, delivery) in &record.deliveries {
+            if delivery.state == DeliveryState::Pending && !self.in_outbox(id, sink)? {
+                missing.push(sink.clone());
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Removes and returns the dead letters of a message, for discarding.
     pub fn take_dead_letters(&self, id: &str) -> anyhow::Result<Vec<DeadLetter>> {
         let mut prefix = id.as_bytes().to_vec();
         prefix.push(0);
@@ -515,6 +637,45 @@ impl Store {
             out.push(from_json(&value, "dead letter")?);
         }
         Ok(out)
+    }
+
+    /// Keeps correction number `number` of message `id` (the record keeps only the
+    /// latest few; see [`Record::add_correction`]).
+    pub fn save_correction(
+        &self,
+        id: &str,
+        number: u64,
+        correction: &Correction,
+    ) -> anyhow::Result<()> {
+        let mut key = id.as_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(&number.to_be_bytes());
+        self.corrections.insert(key, json(correction)?)?;
+        Ok(())
+    }
+
+    /// Message `id`'s corrections, oldest first, with their numbers: at most `limit`,
+    /// starting after number `after`.
+    pub fn corrections(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(u64, Correction)>> {
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut from = prefix.clone();
+        from.extend_from_slice(&after.saturating_add(1).to_be_bytes());
+        self.corrections
+            .range(from..)
+            .take_while(|item| item.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item?;
+                let number = u64::from_be_bytes(key[prefix.len()..].try_into().unwrap_or([0; 8]));
+                Ok((number, from_json(&value, "correction")?))
+            })
+            .collect()
     }
 
     /// Records in id (= arrival) order, starting after `cursor`.
@@ -572,10 +733,15 @@ impl Store {
             }
             self.stored
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let mut prefix = id.to_vec();
+            prefix.push(0);
+            for key in self.corrections.scan_prefix(&prefix).keys() {
+                self.corrections.remove(key?)?;
+            }
             if let Some(key) = &record.message.idempotency_key {
                 // Only if it is still this message's: a key left behind is absent anyway.
                 let _ = self.idempotency.compare_and_swap(
-                    key2(&record.message.source, key),
+                    keys::index_key(&record.message.source, &keys::bounded_key(key)),
                     Some(id.as_ref()),
                     None as Option<&[u8]>,
                 )?;
@@ -646,6 +812,63 @@ mod tests {
             due_at,
             errors: vec![],
         }
+    }
+
+    #[test]
+    fn a_stop_between_a_replayed_record_and_its_outbox_entry_leaves_it_pending() {
+        let (store, dir) = temp_store("replay-window");
+        let id = store
+            .accept("mail", vec![message("a")], 1_000, &[])
+            .unwrap()[0]
+            .id
+            .clone();
+        store.done_pending(&id).unwrap();
+        // Routed to one sink, whose delivery failed for good.
+        store
+            .update(&id, |r| {
+                r.state = State::Failed;
+                r.deliveries.insert(
+                    "registry".into(),
+                    Delivery {
+                        state: DeliveryState::Dead,
+                        attempts: 5,
+                        last_error: Some("refused".into()),
+                        delivered_at: None,
+                    },
+                );
+            })
+            .unwrap();
+        let dead = DeadLetter {
+            id: id.clone(),
+            target: "sink:registry".into(),
+            reason: "refused".into(),
+            attempts: vec![],
+            at: 2_000,
+        };
+        store.add_dead_letter(&dead).unwrap();
+        assert!(store.pending_ids().unwrap().is_empty());
+
+        // The replay's first step, then the hub stops before the outbox entry.
+        let trace = crate::pipeline::trace_entry("replay", "replayed");
+        store.reopen_delivery(&id, "registry", trace).unwrap();
+        drop(store);
+
+        let store = Store::open(&dir).unwrap();
+        // Start-up finds it pending and routed, with the delivery to schedule, and the
+        // dead letter still there until the replay is written.
+        assert_eq!(store.pending_ids().unwrap(), std::slice::from_ref(&id));
+        let record = store.get(&id).unwrap().unwrap();
+        assert_eq!(record.state, State::Routed);
+        assert_eq!(record.deliveries["registry"].state, DeliveryState::Pending);
+        assert_eq!(store.unscheduled_deliveries(&record).unwrap(), ["registry"]);
+        assert_eq!(store.dead_letters_of(&id).unwrap().len(), 1);
+        // Once scheduled, nothing is missing.
+        store
+            .schedule(&outbox_entry(&id, "registry", 3_000))
+            .unwrap();
+        assert!(store.unscheduled_deliveries(&record).unwrap().is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
@@ -825,12 +1048,79 @@ mod tests {
     }
 
     #[test]
+    fn a_five_megabyte_key_is_kept_bounded_and_still_finds_its_message() {
+        let (store, dir) = temp_store("long-key");
+        let long = format!("{}@example.ru", "x".repeat(5 << 20));
+        let mut m = message(&long);
+        m.thread.in_reply_to = Some(long.clone());
+        let first = store.accept("mail", vec![m], 1_000, &[]).unwrap().remove(0);
+        assert!(!first.duplicate);
+        let record = store.get(&first.id).unwrap().unwrap();
+        let kept = record.message.idempotency_key.clone().unwrap();
+        assert!(kept.len() <= keys::MAX_KEY_BYTES, "{}", kept.len());
+        assert!(kept.starts_with("xxxx"));
+        assert!(record.message.thread.in_reply_to.unwrap().len() <= keys::MAX_KEY_BYTES);
+        assert!(
+            store
+                .messages
+                .get(first.id.as_bytes())
+                .unwrap()
+                .unwrap()
+                .len()
+                < 4096
+        );
+        // The same key again: the first message. One byte more: another.
+        let again = store
+            .accept("mail", vec![message(&long)], 2_000, &[])
+            .unwrap();
+        assert!(again[0].duplicate);
+        assert_eq!(again[0].id, first.id);
+        let other = store
+            .accept("mail", vec![message(&format!("{long}!"))], 3_000, &[])
+            .unwrap();
+        assert!(!other[0].duplicate);
+        for (key, _) in store.idempotency.iter().flatten() {
+            assert_eq!(key.len(), 32);
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_index_of_an_earlier_version_is_moved_at_open() {
+        let (store, dir) = temp_store("migrate-keys");
+        let id = store
+            .accept("mail", vec![message("k1")], 1_000, &[])
+            .unwrap()
+            .remove(0)
+            .id;
+        // As an earlier version kept it: `source \0 key` in the `idempotency` tree.
+        store.idempotency.clear().unwrap();
+        let old = store.db.open_tree("idempotency").unwrap();
+        old.insert(key2("mail", "k1"), id.as_bytes()).unwrap();
+        drop((old, store));
+
+        let store = Store::open(&dir).unwrap();
+        assert!(!store.db.tree_names().iter().any(|n| n == b"idempotency"));
+        let again = store
+            .accept("mail", vec![message("k1")], 2_000, &[])
+            .unwrap();
+        assert!(again[0].duplicate);
+        assert_eq!(again[0].id, id);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_key_that_points_at_no_message_counts_as_absent() {
         let (store, dir) = temp_store("dangling");
         // A store written by the earlier order (key first) that crashed in between.
         store
             .idempotency
-            .insert(key2("mail", "k1"), "0000000003e8ffffffff".as_bytes())
+            .insert(
+                keys::index_key("mail", "k1"),
+                "0000000003e8ffffffff".as_bytes(),
+            )
             .unwrap();
         let accepted = store
             .accept("mail", vec![message("k1")], 1_000, &[])
@@ -838,7 +1128,11 @@ mod tests {
         assert!(!accepted[0].duplicate, "{accepted:?}");
         assert!(store.get(&accepted[0].id).unwrap().is_some());
         assert_eq!(
-            store.idempotency.get(key2("mail", "k1")).unwrap().unwrap(),
+            store
+                .idempotency
+                .get(keys::index_key("mail", "k1"))
+                .unwrap()
+                .unwrap(),
             accepted[0].id.as_bytes()
         );
         let again = store

@@ -75,6 +75,13 @@ pub struct Correction {
     pub by: Option<String>,
 }
 
+/// Corrections a record keeps (the latest); all of them are in the store's
+/// `corrections` tree (see [`crate::store::Store::corrections`]).
+pub const CORRECTIONS_IN_RECORD: usize = 10;
+
+/// Longest `by` of a correction, in characters.
+pub const MAX_CORRECTION_BY_CHARS: usize = 200;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
     pub message: Message,
@@ -84,8 +91,12 @@ pub struct Record {
     pub routes: Vec<String>,
     pub deliveries: BTreeMap<String, Delivery>,
     pub trace: Vec<TraceEntry>,
+    /// The latest [`CORRECTIONS_IN_RECORD`] corrections, oldest first.
     #[serde(default)]
     pub corrections: Vec<Correction>,
+    /// Corrections ever made (the number of the latest).
+    #[serde(default)]
+    pub corrections_total: u64,
 }
 
 impl Record {
@@ -99,7 +110,34 @@ impl Record {
             deliveries: BTreeMap::new(),
             trace: Vec::new(),
             corrections: Vec::new(),
+            corrections_total: 0,
         }
+    }
+
+    /// Adds a correction, with its trace entry, keeping only the latest
+    /// [`CORRECTIONS_IN_RECORD`] of each in the record, so that however many corrections
+    /// a message gets its record stays bounded. Returns the correction's number.
+    pub fn add_correction(&mut self, mut correction: Correction, trace: TraceEntry) -> u64 {
+        if let Some(by) = &mut correction.by {
+            if by.chars().count() > MAX_CORRECTION_BY_CHARS {
+                *by = by.chars().take(MAX_CORRECTION_BY_CHARS).collect();
+            }
+        }
+        // A record written before the count was kept numbers from what it holds.
+        self.corrections_total = self.corrections_total.max(self.corrections.len() as u64) + 1;
+        self.corrections.push(correction);
+        if self.corrections.len() > CORRECTIONS_IN_RECORD {
+            self.corrections
+                .drain(..self.corrections.len() - CORRECTIONS_IN_RECORD);
+        }
+        let traced = self.trace.iter().filter(|t| t.stage == "correct").count();
+        if traced >= CORRECTIONS_IN_RECORD {
+            if let Some(oldest) = self.trace.iter().position(|t| t.stage == "correct") {
+                self.trace.remove(oldest);
+            }
+        }
+        self.trace.push(trace);
+        self.corrections_total
     }
 }
 
