@@ -1,0 +1,522 @@
+//! The `edms` connector over МЭДО: the real samples and hostile ones through `okno plugin
+//! run` (the WASM build, in the sandbox), and end to end: an appeal by e-mail through the
+//! hub into the simulated EDMS as a МЭДО packet, and the EDMS's receipt, registration,
+//! assignment and report events back through the hub's `edms` source, each carrying its
+//! registration number and pointing at the appeal it is about.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use okno_hub::auth::{Role, TokenStore};
+use okno_hub::cli::serve;
+use okno_simulators::edms::{self, AssignmentRule, EdmsOptions};
+use okno_tests::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The plugins these tests run, built for wasm32-wasip2 once per test binary: only these,
+/// so that a plugin elsewhere in the tree that does not build cannot stop them.
+fn built(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<std::collections::BTreeMap<String, PathBuf>> =
+        std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            use okno_hub::cli::build::{build_plugins, wasm_target_dir};
+            let root = workspace();
+            let crates: Vec<(String, PathBuf)> = ["edms", "mail", "http-json", "priority"]
+                .iter()
+                .map(|n| (format!("okno-plugin-{n}"), root.join("plugins").join(n)))
+                .collect();
+            let out = wasm_target_dir(&root).join("test-dist").join("edms");
+            build_plugins(&crates, &out, &mut |line| eprintln!("{line}"))
+                .expect("building the plugins for wasm32-wasip2")
+                .into_iter()
+                .map(|b| (b.name, b.path))
+                .collect()
+        })
+        .get(name)
+        .unwrap_or_else(|| panic!("no plugin {name} was built"))
+        .clone()
+}
+
+fn medo(name: &str) -> PathBuf {
+    workspace().join("tests/data/medo").join(name)
+}
+
+fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in files {
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+/// The real 2.7 packet as a gateway's folder, zipped: the real envelope.ltr, document.xml
+/// and passport.xml, with stand-ins for its PDF, signature and stamps (not published).
+fn real_packet() -> Vec<u8> {
+    let read = |n: &str| std::fs::read(medo(n)).unwrap();
+    let container = zip(&[
+        (
+            "passport.xml",
+            &read("medo27_container_passport_minvostokrazvitiya.xml"),
+        ),
+        ("874070.pdf", b"%PDF-1.4 stand-in\n%%EOF\n"),
+        ("visa1.sig", b"stand-in signature"),
+    ]);
+    zip(&[
+        (
+            "38773995_1/envelope.ltr",
+            &read("medo_envelope_cp1251_minvostokrazvitiya.ltr"),
+        ),
+        (
+            "38773995_1/document.xml",
+            &read("medo27_document_transport_minvostokrazvitiya.xml"),
+        ),
+        ("38773995_1/document.edc.zip", &container),
+    ])
+}
+
+/// `okno plugin run` on the WASM build of the connector: (exit ok, stdout, stderr).
+fn plugin_run(input: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_okno-under-test"))
+        .args(["plugin", "run"])
+        .arg(built("edms"))
+        .arg("--input")
+        .arg(input)
+        .args(args)
+        .output()
+        .expect("running okno plugin run");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn metadata(message: &serde_json::Value, key: &str) -> Option<String> {
+    message["metadata"]
+        .as_array()?
+        .iter()
+        .find(|pair| pair[0] == key)
+        .and_then(|pair| pair[1].as_str().map(str::to_string))
+}
+
+#[test]
+fn plugin_run_reads_the_real_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |path: &Path, args: &[&str]| -> serde_json::Value {
+        let (ok, stdout, stderr) = plugin_run(path, args);
+        assert!(ok, "{}: {stderr}", path.display());
+        let messages: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        messages[0].clone()
+    };
+
+    let ack = run(&medo("medo20_acknowledgment_fso.xml"), &[]);
+    assert_eq!(ack["channel"], "edms");
+    assert_eq!(
+        metadata(&ack, "edms.event").as_deref(),
+        Some("acknowledged")
+    );
+    assert_eq!(
+        ack["thread"]["in_reply_to"],
+        "9ce238f7-18ab-48bd-9c87-2fe8abb5fede"
+    );
+
+    let passport = run(
+        &medo("medo27_container_passport_minvostokrazvitiya.xml"),
+        &[],
+    );
+    assert_eq!(
+        metadata(&passport, "edms.doc-number").as_deref(),
+        Some("ПВ-00-14/11756")
+    );
+    assert_eq!(
+        metadata(&passport, "edms.doc-date").as_deref(),
+        Some("2022-08-16")
+    );
+
+    let transport = run(
+        &medo("medo27_document_transport_minvostokrazvitiya.xml"),
+        &[],
+    );
+    assert_eq!(
+        metadata(&transport, "edms.container").as_deref(),
+        Some("document.edc.zip")
+    );
+
+    let packet = dir.path().join("38773995_1.zip");
+    std::fs::write(&packet, real_packet()).unwrap();
+    let whole = run(&packet, &["--content-type", "application/zip"]);
+    assert_eq!(
+        metadata(&whole, "edms.doc-number").as_deref(),
+        Some("ПВ-00-14/11756")
+    );
+    assert_eq!(
+        metadata(&whole, "edms.envelope-subject").as_deref(),
+        Some("№ ПВ-00-14/11756 от 16/08/2022 Исходящий")
+    );
+    assert_eq!(whole["attachments"][0]["name"], "874070.pdf");
+    assert_eq!(whole["attachments"][0]["media_type"], "application/pdf");
+}
+
+#[test]
+fn plugin_run_refuses_hostile_samples_naming_what_and_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |n: &str| std::fs::read(medo(n)).unwrap();
+    let transport = read("medo27_document_transport_minvostokrazvitiya.xml");
+    let envelope = read("medo_envelope_cp1251_minvostokrazvitiya.ltr");
+    let koi8 = encoding_rs::KOI8_R
+        .encode(&encoding_rs::WINDOWS_1251.decode(&envelope).0)
+        .0
+        .into_owned();
+    let mut truncated = read("medo27_container_passport_minvostokrazvitiya.xml");
+    truncated.truncate(900);
+    let mut claims_gigabytes = zip(&[("document.xml", &read("medo20_acknowledgment_fso.xml"))]);
+    let central = claims_gigabytes
+        .windows(4)
+        .position(|w| w == b"PK\x01\x02")
+        .unwrap();
+    claims_gigabytes[22..26].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    claims_gigabytes[central + 24..central + 28].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "bomb.xml",
+            br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<lolz>&lol1;</lolz>"#
+                .to_vec(),
+            "a DOCTYPE declaration is refused",
+        ),
+        (
+            "xxe.xml",
+            b"<!DOCTYPE c [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><c>&x;</c>".to_vec(),
+            "a DOCTYPE declaration is refused",
+        ),
+        ("truncated.xml", truncated, "truncated"),
+        (
+            "namespace.xml",
+            String::from_utf8(read("medo20_acknowledgment_fso.xml"))
+                .unwrap()
+                .replace("http://www.infpres.com/IEDMS", "urn:not-medo")
+                .into_bytes(),
+            "namespace `urn:not-medo`",
+        ),
+        (
+            "no-container.zip",
+            zip(&[("envelope.ltr", &envelope), ("document.xml", &transport)]),
+            "missing its document",
+        ),
+        (
+            "koi8.zip",
+            zip(&[("envelope.ltr", &koi8), ("document.xml", &transport)]),
+            "envelope.ltr is in an unknown charset",
+        ),
+        (
+            "claims-4gb.zip",
+            claims_gigabytes,
+            "declares 4294967280 bytes",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (ok, stdout, stderr) = plugin_run(&path, &[]);
+        assert!(!ok, "{name} was accepted: {stdout}");
+        assert!(
+            stderr.contains(expected),
+            "{name}: expected «{expected}» in: {stderr}"
+        );
+        assert!(
+            stderr.contains("invalid") || stderr.contains("Invalid"),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+/// What the hub's МЭДО sink posts, written into the EDMS's inbox the way a gateway
+/// delivers a packet: under a dot name, then renamed.
+#[derive(Clone)]
+struct Gateway {
+    inbox: PathBuf,
+    delivered: Arc<Mutex<Vec<String>>>,
+}
+
+async fn deliver(
+    State(g): State<Gateway>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("packet")
+        .to_string();
+    let temp = g.inbox.join(format!(".{key}.zip.tmp"));
+    std::fs::write(&temp, &body).unwrap();
+    std::fs::rename(&temp, g.inbox.join(format!("{key}.zip"))).unwrap();
+    g.delivered.lock().unwrap().push(key);
+    StatusCode::OK
+}
+
+async fn post_packet(hub: &str, token: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("http://{hub}/v1/sources/edms/messages"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/zip")
+        .body(bytes)
+        .send()
+        .await
+        .expect("the hub answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, outbox) = (dir.path().join("edms-in"), dir.path().join("edms-out"));
+    let simulator = edms::start(
+        inbox.clone(),
+        outbox.clone(),
+        EdmsOptions {
+            assign: Some(AssignmentRule {
+                executor: "Сидоров И. И.".into(),
+                controller: "Петрова А. А.".into(),
+                days: 30,
+            }),
+            ..EdmsOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let gateway = Gateway {
+        inbox: inbox.clone(),
+        delivered: Arc::default(),
+    };
+    let gateway_port = free_port();
+    let app = Router::new()
+        .route("/medo", post(deliver))
+        .with_state(gateway.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", gateway_port))
+        .await
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let registry_port = free_port();
+    let registry = Sink::start(registry_port).await;
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let entry = |name: &str, kind: &str, settings: &str| {
+        let path = built(name);
+        format!(
+            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n\n",
+            path.display(),
+            sha256_of(&path)
+        )
+    };
+    let text = format!(
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n{}{}{}{}\
+         [[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"mail\"\n\n\
+         [[sources]]\nname = \"edms\"\ntransport = \"http\"\nconnector = \"edms\"\n\n\
+         [pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n\
+         [[sinks]]\nname = \"edms-out\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{gateway_port}/medo\"\nconnector = \"edms\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n\
+         [[sinks]]\nname = \"registry\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"http-json\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n\
+         [[routes]]\nname = \"appeals-to-edms\"\nmatch = {{ channel = [\"mail\"] }}\nsinks = [\"edms-out\"]\n\n\
+         [[routes]]\nname = \"edms-events\"\nmatch = {{ channel = [\"edms\"] }}\nsinks = [\"registry\"]\n",
+        dir.path().join("data").display(),
+        entry("mail", "connector", ""),
+        entry("http-json", "connector", ""),
+        entry("priority", "policy", ""),
+        entry(
+            "edms",
+            "connector",
+            "[plugins.settings]\norganization = \"Министерство промышленности и науки\"\nsource-uid = \"0f2b6a1e-5c1d-4b8e-9a3f-1c2d3e4f5a6b\"\naddressee = \"Министерство промышленности и науки (СЭД)\"\nmedo-address = \"MINPROM~MEDOGU\"\n\"event.report-accepted\" = \"Доклад принят\"\n\"event.report-rejected\" = \"Доклад отклонён\""
+        ),
+        Sink::url(registry_port, "registry"),
+    );
+    let config = dir.path().join("okno.toml");
+    std::fs::write(&config, text).unwrap();
+    issue_tokens(&dir.path().join("data"), &listen);
+    let (token, _) = TokenStore::open(&dir.path().join("data"))
+        .create("medo-gateway", Role::Source, Some("edms"), None)
+        .unwrap();
+    let (hub, addr) = serve::start(config, Default::default()).await.unwrap();
+    let addr = addr.to_string();
+
+    // A citizen's appeal by e-mail: routed to the EDMS as a МЭДО packet.
+    let (status, body) = post_mail(
+        &addr,
+        mail(
+            "edms-appeal@example.ru",
+            "Лицензия на заготовку лома",
+            "Прошу разъяснить, какие документы нужны для лицензии на заготовку и переработку лома чёрных металлов.",
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let appeal = body["ids"][0].as_str().unwrap().to_string();
+
+    // The EDMS registers it and answers: receipt, «Зарегистрирован», «Назначен исполнитель».
+    eventually("the EDMS answers the packet", LIMIT, || {
+        simulator.written().len() >= 3
+    })
+    .await;
+    assert_eq!(simulator.errors(), Vec::<String>::new());
+    let registered = simulator.registered();
+    assert_eq!(registered.len(), 1);
+    let card = &registered[0];
+    assert_eq!(
+        card.doc_number, appeal,
+        "the hub's id is the sender's number"
+    );
+    assert_eq!(card.kind, "Обращение гражданина");
+    assert!(
+        card.annotation.contains("Лицензия на заготовку лома"),
+        "{}",
+        card.annotation
+    );
+    assert_eq!(card.files, ["appeal.txt"]);
+    let reg_number = card.reg_number.clone().expect("registered");
+    assert_eq!(
+        okno_plugin_edms_uid_of(&card.doc_uid).as_deref(),
+        Some(appeal.as_str())
+    );
+
+    // The answers come back through the hub's edms source.
+    let mut back = Vec::new();
+    for packet in simulator.written() {
+        let (status, body) = post_packet(&addr, &token, std::fs::read(&packet).unwrap()).await;
+        assert_eq!(status, 202, "{}: {body}", packet.display());
+        back.push(body["ids"][0].as_str().unwrap().to_string());
+    }
+    let message = |id: &str| {
+        hub.store
+            .get(id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("message {id} is stored"))
+            .message
+    };
+    let meta = |m: &okno_hub::model::Message, key: &str| {
+        m.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let receipt = message(&back[0]);
+    assert_eq!(
+        meta(&receipt, "edms.event").as_deref(),
+        Some("acknowledged")
+    );
+    let registration = message(&back[1]);
+    assert_eq!(
+        meta(&registration, "edms.event").as_deref(),
+        Some("registered")
+    );
+    assert_eq!(
+        meta(&registration, "edms.reg-number"),
+        Some(reg_number.clone())
+    );
+    assert_eq!(
+        meta(&registration, "edms.ref-message"),
+        Some(appeal.clone())
+    );
+    assert_eq!(
+        registration.thread.in_reply_to.as_deref(),
+        Some(appeal.as_str())
+    );
+    let assignment = message(&back[2]);
+    assert_eq!(
+        meta(&assignment, "edms.event").as_deref(),
+        Some("assignment")
+    );
+    assert_eq!(
+        meta(&assignment, "edms.executor").as_deref(),
+        Some("Сидоров И. И.")
+    );
+    assert_eq!(
+        meta(&assignment, "edms.controller").as_deref(),
+        Some("Петрова А. А.")
+    );
+    assert_eq!(
+        meta(&assignment, "edms.reg-number"),
+        Some(reg_number.clone())
+    );
+    assert!(meta(&assignment, "edms.deadline").is_some());
+
+    // The report cycle: submitted, rejected with a reason and a new deadline, accepted.
+    let cycle = [
+        simulator.submit_report(&reg_number).unwrap(),
+        simulator
+            .reject_report(&reg_number, "Нет ответа по существу", "2026-12-15")
+            .unwrap(),
+        simulator.submit_report(&reg_number).unwrap(),
+        simulator.accept_report(&reg_number).unwrap(),
+    ];
+    let mut events = Vec::new();
+    for packet in cycle {
+        let (status, body) = post_packet(&addr, &token, std::fs::read(&packet).unwrap()).await;
+        assert_eq!(status, 202, "{body}");
+        events.push(message(body["ids"][0].as_str().unwrap()));
+    }
+    let names: Vec<String> = events
+        .iter()
+        .map(|m| meta(m, "edms.event").unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "report-submitted",
+            "report-rejected",
+            "report-submitted",
+            "report-accepted"
+        ]
+    );
+    assert_eq!(
+        meta(&events[1], "edms.reason").as_deref(),
+        Some("Нет ответа по существу")
+    );
+    assert_eq!(
+        meta(&events[1], "edms.deadline").as_deref(),
+        Some("2026-12-15")
+    );
+    assert_eq!(
+        meta(&events[1], "edms.controller").as_deref(),
+        Some("Петрова А. А.")
+    );
+    assert!(events
+        .iter()
+        .all(|m| m.thread.in_reply_to.as_deref() == Some(appeal.as_str())));
+
+    // The same packet again is a repeat, not a second event.
+    let first = simulator.written()[1].clone();
+    let (status, body) = post_packet(&addr, &token, std::fs::read(&first).unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ids"][0].as_str(), Some(back[1].as_str()));
+
+    // A hostile packet is refused at the door, and nothing is stored.
+    let (status, body) = post_packet(&addr, &token, b"PK\x03\x04broken".to_vec()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(gateway.delivered.lock().unwrap().len(), 1);
+    eventually("the EDMS events reach their route", LIMIT, || {
+        registry.keys().len() >= 7
+    })
+    .await;
+}
+
+fn okno_plugin_edms_uid_of(uid: &str) -> Option<String> {
+    okno_plugin_edms::uid::message_of(uid)
+}
