@@ -12,6 +12,8 @@ use crate::doc::*;
 use crate::rules::{self, refuse};
 
 /// Any document of the format, either way.
+// One per call, moved once: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Document {
     Incoming(Incoming),

@@ -345,16 +345,17 @@ fn a_mail_appeal_becomes_a_card_for_registration() {
 }
 
 fn industry_topic() -> Classification {
-    let mut c = Classification::default();
-    c.topic = Some(TopicAssignment {
-        best: Topic {
-            code: "0003.0009.0093.0630".into(),
-            name: "Деятельность в сфере промышленности".into(),
-            confidence: 0.8,
-        },
-        alternatives: vec![],
-        low_confidence: false,
-        reasons: vec![],
-    });
-    c
+    Classification {
+        topic: Some(TopicAssignment {
+            best: Topic {
+                code: "0003.0009.0093.0630".into(),
+                name: "Деятельность в сфере промышленности".into(),
+                confidence: 0.8,
+            },
+            alternatives: vec![],
+            low_confidence: false,
+            reasons: vec![],
+        }),
+        ..Classification::default()
+    }
 }
