@@ -99,6 +99,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "GET",
+        path: "/v1/reports/sstu",
+        access: Access::Roles(OPERATOR_OR_ADMIN),
+    },
+    Endpoint {
+        method: "GET",
         path: "/v1/dead-letters",
         access: Access::Roles(OPERATOR_OR_ADMIN),
     },

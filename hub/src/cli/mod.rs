@@ -5,6 +5,7 @@ pub mod build;
 pub mod demo;
 pub mod eval;
 pub mod plugin;
+pub mod report;
 pub mod route;
 pub mod serve;
 
@@ -72,6 +73,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Reports from the store: the monthly ССТУ export.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
     },
 }
 
@@ -330,6 +336,7 @@ pub fn main() -> anyhow::Result<()> {
                 admin::audit_verify(&dir.resolve()?, expect_head.as_deref())
             }
         },
+        Command::Report { command } => report::run(command),
         Command::Eval { command } => match command {
             EvalCommand::Classify {
                 plugin: file,

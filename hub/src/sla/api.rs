@@ -23,6 +23,41 @@ pub fn routes() -> Router<Arc<Hub>> {
         .route("/v1/appeals/{id}", get(appeal))
         .route("/v1/appeals/{id}/transitions", post(transition))
         .route("/v1/reports/execution", get(super::report::execution))
+        .route("/v1/reports/sstu", get(sstu))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SstuQuery {
+    month: String,
+}
+
+/// The monthly ССТУ export (see `sla::sstu`).
+async fn sstu(
+    State(hub): State<Arc<Hub>>,
+    query: Result<axum::extract::Query<SstuQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let axum::extract::Query(q) =
+        query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
+    let month = super::sstu::Month::parse(&q.month)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e))?;
+    let active = hub.active();
+    let bytes = super::sstu::export_month(&hub.sla, &hub.store, &active.config, month)
+        .map_err(ApiError::internal)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"sstu-{}.csv\"", q.month.trim()),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn appeal(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -48,7 +83,11 @@ pub fn parse_deadline(text: &str, clock: &Clock) -> Result<Timestamp, String> {
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map(|d| {
             use chrono::Datelike;
-            clock.end_of_day(okno_calendar::Day::new(d.year(), d.month() as u8, d.day() as u8))
+            clock.end_of_day(okno_calendar::Day::new(
+                d.year(),
+                d.month() as u8,
+                d.day() as u8,
+            ))
         })
         .map_err(|_| format!("deadline {text:?} is neither RFC 3339 nor a day YYYY-MM-DD"))
 }
@@ -162,7 +201,9 @@ async fn transition(
         ));
     }
     hub.store
-        .update(&id, |r| r.trace.push(crate::pipeline::trace_entry("sla", &note)))
+        .update(&id, |r| {
+            r.trace.push(crate::pipeline::trace_entry("sla", &note))
+        })
         .map_err(ApiError::internal)?;
     hub.store
         .durability

@@ -214,7 +214,8 @@ pub fn apply(
         .map(|r| crate::observability::bounded(r, MAX_REASON_BYTES).into_owned());
     let from = appeal.state;
     let rejection = from == AppealState::ReportSubmitted && to == AppealState::InWork;
-    if (rejection || to == AppealState::Extended || to == AppealState::Forwarded) && reason.is_none()
+    if (rejection || to == AppealState::Extended || to == AppealState::Forwarded)
+        && reason.is_none()
     {
         return Err(TransitionError::Missing(format!(
             "{} needs a reason (\"reason\": \"…\")",

@@ -192,6 +192,8 @@ pub struct SlaConfig {
     pub rules: Vec<Rule>,
     /// The order's rules after the admin's; false leaves only the admin's.
     pub default_rules: bool,
+    /// What the monthly ССТУ export writes in every row.
+    pub sstu: super::sstu::SstuConfig,
 }
 
 impl Default for SlaConfig {
@@ -204,6 +206,7 @@ impl Default for SlaConfig {
             extension: Span::Days(30),
             rules: Vec::new(),
             default_rules: true,
+            sstu: Default::default(),
         }
     }
 }
@@ -398,9 +401,10 @@ mod tests {
         assert_eq!(Span::parse("4wh"), Ok(Span::WorkingHours(4)));
         assert!(Span::parse("3 weeks").unwrap_err().contains("unknown unit"));
         assert!(Span::parse("d").unwrap_err().contains("not a length"));
-        let config: SlaConfig =
-            toml::from_str("reminders = [\"2d\"]\nworking_hours = { start = \"08:30\", end = \"17:00\" }")
-                .unwrap();
+        let config: SlaConfig = toml::from_str(
+            "reminders = [\"2d\"]\nworking_hours = { start = \"08:30\", end = \"17:00\" }",
+        )
+        .unwrap();
         assert_eq!(config.reminders, vec![Span::Days(2)]);
         assert_eq!(config.working_hours.start.minutes, 510);
         assert!(toml::from_str::<SlaConfig>("reminders = [\"2x\"]").is_err());
@@ -410,9 +414,11 @@ mod tests {
             #[allow(dead_code)]
             sla: SlaConfig,
         }
-        let e = toml::from_str::<Top>("\n[sla]\nworking_hours = { start = \"18:00\", end = \"09:00\" }\n")
-            .err()
-            .unwrap();
+        let e = toml::from_str::<Top>(
+            "\n[sla]\nworking_hours = { start = \"18:00\", end = \"09:00\" }\n",
+        )
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("end must be after start"), "{e}");
         assert!(e.span().is_some());
     }

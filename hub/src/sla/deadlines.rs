@@ -41,7 +41,11 @@ impl Clock<'_> {
             return None;
         }
         let end = if info.shortened {
-            self.hours.end.minutes.saturating_sub(60).max(self.hours.start.minutes)
+            self.hours
+                .end
+                .minutes
+                .saturating_sub(60)
+                .max(self.hours.start.minutes)
         } else {
             self.hours.end.minutes
         };
@@ -252,11 +256,19 @@ mod tests {
     fn deputy_minister_around_the_fourth_of_november() {
         let hours = WorkingHours::default();
         // Tue 3 Nov 2026, evening: that day; at the latest the next working day, Thu 5 Nov.
-        let d = apply(rule("deputy-minister"), &clock(&hours), local(2026, 11, 3, 20, 0));
+        let d = apply(
+            rule("deputy-minister"),
+            &clock(&hours),
+            local(2026, 11, 3, 20, 0),
+        );
         assert_eq!(d.registration, Some(end_of(2026, 11, 3)));
         assert_eq!(d.answer, Some(end_of(2026, 11, 5)));
         // On the holiday itself: the same day is Thu 5 Nov, the latest Fri 6 Nov.
-        let d = apply(rule("deputy-minister"), &clock(&hours), local(2026, 11, 4, 10, 0));
+        let d = apply(
+            rule("deputy-minister"),
+            &clock(&hours),
+            local(2026, 11, 4, 10, 0),
+        );
         assert_eq!(d.registration, Some(end_of(2026, 11, 5)));
         assert_eq!(d.answer, Some(end_of(2026, 11, 6)));
     }
@@ -284,9 +296,17 @@ mod tests {
     fn a_year_without_an_official_calendar_is_warned_of() {
         let hours = WorkingHours::default();
         let d = apply(rule("written"), &clock(&hours), local(2030, 3, 1, 10, 0));
-        assert!(d.warnings.iter().any(|w| w.contains("2030")), "{:?}", d.warnings);
-        assert!(apply(rule("reception-answered-on-spot"), &clock(&hours), local(2026, 3, 2, 10, 0))
-            .answer
-            .is_none());
+        assert!(
+            d.warnings.iter().any(|w| w.contains("2030")),
+            "{:?}",
+            d.warnings
+        );
+        assert!(apply(
+            rule("reception-answered-on-spot"),
+            &clock(&hours),
+            local(2026, 3, 2, 10, 0)
+        )
+        .answer
+        .is_none());
     }
 }

@@ -85,7 +85,8 @@ pub fn check(departments: &[Department]) -> Result<(), String> {
             topic_prefix: d.topic_prefix.clone(),
             ..crate::config::Match::EVERYTHING
         };
-        m.check().map_err(|e| format!("department {:?}: {e}", d.id))?;
+        m.check()
+            .map_err(|e| format!("department {:?}: {e}", d.id))?;
         for s in &d.substitutes {
             if s.to < s.from {
                 return Err(format!(
@@ -134,12 +135,26 @@ channels = ["social"]
         let a = assign(&d, Some("0005.0005.0056.1157"), Channel::Mail, day).unwrap();
         assert_eq!(a.department, "heating");
         let a = assign(&d, Some("0005.0005.0055.1100"), Channel::Mail, day).unwrap();
-        assert_eq!((a.department.as_str(), a.executor.as_str()), ("housing", "ivanov"));
+        assert_eq!(
+            (a.department.as_str(), a.executor.as_str()),
+            ("housing", "ivanov")
+        );
         assert_eq!(a.controller.as_deref(), Some("petrova"));
-        let a = assign(&d, Some("0005.0005.0055.1100"), Channel::Mail, Day::new(2026, 11, 10)).unwrap();
+        let a = assign(
+            &d,
+            Some("0005.0005.0055.1100"),
+            Channel::Mail,
+            Day::new(2026, 11, 10),
+        )
+        .unwrap();
         assert_eq!(a.executor, "sidorov");
         assert!(a.reason.contains("standing in for ivanov"));
-        assert_eq!(assign(&d, Some("0001.0001"), Channel::Social, day).unwrap().department, "smm");
+        assert_eq!(
+            assign(&d, Some("0001.0001"), Channel::Social, day)
+                .unwrap()
+                .department,
+            "smm"
+        );
         assert!(assign(&d, None, Channel::Mail, day).is_none());
         assert!(check(&d).is_ok());
     }

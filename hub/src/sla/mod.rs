@@ -13,6 +13,7 @@ pub mod config;
 pub mod deadlines;
 pub mod directory;
 pub mod report;
+pub mod sstu;
 pub mod timers;
 
 use std::sync::Arc;
@@ -248,9 +249,10 @@ impl Sla {
         }
         let now = now_millis();
         let watch = |deadline: Timestamp| initial || deadline > now;
-        if let (Some(deadline), AppealState::Received) =
-            (appeal.registration_deadline.filter(|d| watch(*d)), appeal.state)
-        {
+        if let (Some(deadline), AppealState::Received) = (
+            appeal.registration_deadline.filter(|d| watch(*d)),
+            appeal.state,
+        ) {
             self.timers.schedule(&Timer {
                 due: deadline,
                 appeal: appeal.id.clone(),
@@ -324,7 +326,8 @@ fn still_due(timer: &Timer, appeal: &Appeal) -> bool {
                 && matches!(appeal.state, AppealState::Received)
         }
         TimerKind::ReportReviewMissed => {
-            appeal.state == AppealState::ReportSubmitted && appeal.report_due == Some(timer.deadline)
+            appeal.state == AppealState::ReportSubmitted
+                && appeal.report_due == Some(timer.deadline)
         }
     }
 }
@@ -343,7 +346,10 @@ pub async fn fire(hub: &Hub, timer: Timer) -> anyhow::Result<()> {
     let appeal = if missed {
         let marked = hub.sla.update(&timer.appeal, |a| {
             a.late = true;
-            let overdue = matches!(timer.kind, TimerKind::AnswerMissed | TimerKind::RegistrationMissed);
+            let overdue = matches!(
+                timer.kind,
+                TimerKind::AnswerMissed | TimerKind::RegistrationMissed
+            );
             if overdue && !a.state.is_done() && a.state != AppealState::Overdue {
                 a.history.push(Transition {
                     at: now,
@@ -368,7 +374,10 @@ pub async fn fire(hub: &Hub, timer: Timer) -> anyhow::Result<()> {
     };
     let offset = hub.active().config.hub.utc_offset_minutes;
     let message = notice(&appeal, &timer, offset);
-    let kind = message.metadata_value(KIND_KEY).unwrap_or_default().to_string();
+    let kind = message
+        .metadata_value(KIND_KEY)
+        .unwrap_or_default()
+        .to_string();
     let accepted = hub
         .submit_internal(SOURCE, vec![message], &[])
         .await
@@ -399,7 +408,10 @@ fn notice(appeal: &Appeal, timer: &Timer, utc_offset_minutes: i32) -> Message {
     let deadline = format_local(timer.deadline, utc_offset_minutes);
     let (subject, body) = match timer.kind {
         TimerKind::Reminder => (
-            format!("Напоминание: срок ответа по обращению {} — {deadline}", appeal.id),
+            format!(
+                "Напоминание: срок ответа по обращению {} — {deadline}",
+                appeal.id
+            ),
             format!(
                 "До срока ответа по обращению {} осталось {}. Срок: {deadline}. Состояние: {}.",
                 appeal.id,
@@ -452,7 +464,10 @@ fn notice(appeal: &Appeal, timer: &Timer, utc_offset_minutes: i32) -> Message {
     let addressee = if reminder {
         appeal.executor.clone()
     } else {
-        appeal.controller.clone().or_else(|| appeal.executor.clone())
+        appeal
+            .controller
+            .clone()
+            .or_else(|| appeal.executor.clone())
     };
     if let Some(a) = addressee {
         metadata.push(("okno.addressee".into(), a));

@@ -117,7 +117,8 @@ pub fn execution_report(
             .or_default()
             .add(&a);
         let past = a.answer_deadline.is_some_and(|d| d < now)
-            || (a.state == AppealState::Received && a.registration_deadline.is_some_and(|d| d < now));
+            || (a.state == AppealState::Received
+                && a.registration_deadline.is_some_and(|d| d < now));
         if !a.state.is_done() && (past || a.state == AppealState::Overdue) {
             out.overdue.push(OverdueItem {
                 id: a.id.clone(),
@@ -137,14 +138,43 @@ pub fn execution_report(
 pub fn execution_csv(report: &Execution) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "group", "key", "total", "on_time", "late", "answered", "average_answer_hours",
-        "received", "registered", "assigned", "in-work", "report-submitted", "extended",
-        "answered_state", "closed", "forwarded", "overdue",
+        "group",
+        "key",
+        "total",
+        "on_time",
+        "late",
+        "answered",
+        "average_answer_hours",
+        "received",
+        "registered",
+        "assigned",
+        "in-work",
+        "report-submitted",
+        "extended",
+        "answered_state",
+        "closed",
+        "forwarded",
+        "overdue",
     ])?;
     let groups = std::iter::once(("overall", "", &report.overall))
-        .chain(report.by_department.iter().map(|(k, c)| ("department", k.as_str(), c)))
-        .chain(report.by_channel.iter().map(|(k, c)| ("channel", k.as_str(), c)))
-        .chain(report.by_topic.iter().map(|(k, c)| ("topic", k.as_str(), c)));
+        .chain(
+            report
+                .by_department
+                .iter()
+                .map(|(k, c)| ("department", k.as_str(), c)),
+        )
+        .chain(
+            report
+                .by_channel
+                .iter()
+                .map(|(k, c)| ("channel", k.as_str(), c)),
+        )
+        .chain(
+            report
+                .by_topic
+                .iter()
+                .map(|(k, c)| ("topic", k.as_str(), c)),
+        );
     for (group, key, c) in groups {
         let mut row = vec![
             group.to_string(),
@@ -157,11 +187,17 @@ pub fn execution_csv(report: &Execution) -> anyhow::Result<Vec<u8>> {
                 .map_or_else(String::new, |h| format!("{h:.1}")),
         ];
         for state in AppealState::ALL {
-            row.push(c.by_state.get(state.as_str()).copied().unwrap_or(0).to_string());
+            row.push(
+                c.by_state
+                    .get(state.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
         }
         w.write_record(&row)?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn day_start(text: &str, offset_minutes: i32, what: &str) -> Result<Timestamp, ApiError> {
@@ -184,12 +220,15 @@ pub async fn execution(
     let Query(q) =
         query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
     let offset = hub.active().config.hub.utc_offset_minutes;
-    let from = q.from.as_deref().map(|f| day_start(f, offset, "from")).transpose()?;
-    let to = q
-        .to
+    let from = q
+        .from
         .as_deref()
-        .map(|t| day_start(t, offset, "to").map(|t| t + 86_400_000))
+        .map(|f| day_start(f, offset, "from"))
         .transpose()?;
+    let to =
+        q.to.as_deref()
+            .map(|t| day_start(t, offset, "to").map(|t| t + 86_400_000))
+            .transpose()?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -201,8 +240,14 @@ pub async fn execution(
             ))
         }
     };
-    let mut report = execution_report(hub.sla.scan(), from, to, q.department.as_deref(), now_millis())
-        .map_err(ApiError::internal)?;
+    let mut report = execution_report(
+        hub.sla.scan(),
+        from,
+        to,
+        q.department.as_deref(),
+        now_millis(),
+    )
+    .map_err(ApiError::internal)?;
     report.from = q.from;
     report.to = q.to;
     report.department = q.department;

@@ -96,8 +96,7 @@ impl Timers {
     }
 
     pub fn schedule(&self, timer: &Timer) -> anyhow::Result<()> {
-        self.tree
-            .insert(timer.key(), serde_json::to_vec(timer)?)?;
+        self.tree.insert(timer.key(), serde_json::to_vec(timer)?)?;
         // Wake the task only when this timer is due before it means to wake.
         if timer.due < self.sleeping_until.load(Ordering::Acquire) {
             self.wake.notify_one();
@@ -226,7 +225,11 @@ mod tests {
     fn timers(name: &str) -> (Arc<Timers>, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("okno-sla-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let db = sled::Config::new().path(&dir).temporary(true).open().unwrap();
+        let db = sled::Config::new()
+            .path(&dir)
+            .temporary(true)
+            .open()
+            .unwrap();
         (Arc::new(Timers::new(db.open_tree("t").unwrap())), dir)
     }
 
@@ -258,10 +261,15 @@ mod tests {
         let settled = t.wakeups.load(Ordering::Relaxed);
         assert!(settled <= 2, "{settled} wake-ups while settling");
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(t.wakeups.load(Ordering::Relaxed), settled, "the task woke while idle");
+        assert_eq!(
+            t.wakeups.load(Ordering::Relaxed),
+            settled,
+            "the task woke while idle"
+        );
         assert_eq!(fired.load(Ordering::Relaxed), 0);
         // An earlier timer wakes it, and fires on time.
-        t.schedule(&timer("soon", super::super::now_millis() + 100)).unwrap();
+        t.schedule(&timer("soon", super::super::now_millis() + 100))
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(fired.load(Ordering::Relaxed), 1);
         assert_eq!(t.len(), 10_000);
