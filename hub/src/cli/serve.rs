@@ -56,6 +56,7 @@ pub async fn start(
             });
         }
     }
+    crate::transport::smtp::start_sources(&hub).await?;
     #[cfg(unix)]
     {
         let hub = hub.clone();

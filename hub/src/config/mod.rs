@@ -190,6 +190,8 @@ pub struct SourceConfig {
     /// How bytes arrive: `http` (POST /v1/sources/NAME/messages).
     pub transport: Spanned<String>,
     pub connector: Spanned<String>,
+    /// `[sources.smtp]`: the SMTP listener, for `transport = "smtp"`.
+    pub smtp: Option<crate::transport::smtp::config::SmtpInConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,7 +206,8 @@ pub struct PipelineConfig {
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     pub name: Spanned<String>,
-    /// How bytes leave: `http` (POST to `url`).
+    /// How bytes leave: `http` (POST to `url`), or `smtp` (through the relay `url`
+    /// names, `smtp://host:port` or `smtps://host:port`).
     pub transport: Spanned<String>,
     pub url: Spanned<String>,
     pub connector: Spanned<String>,
@@ -230,6 +233,8 @@ pub struct SinkConfig {
     /// none and the hub-wide client serves it.
     #[serde(skip)]
     pub tls: Option<ClientTls>,
+    /// `[sinks.smtp]`: STARTTLS and login for `transport = "smtp"`.
+    pub smtp: Option<crate::transport::smtp::config::SmtpSinkConfig>,
 }
 
 fn default_max_attempts() -> u32 {
@@ -436,6 +441,20 @@ impl Config {
                 }
             }
         }
+        for source in &mut self.sources {
+            let name = source.name.get_ref().clone();
+            if let Some(smtp) = &mut source.smtp {
+                smtp.prepare(&name, &base, &mut |span, message| p.at(span, message));
+            }
+        }
+        for sink in &mut self.sinks {
+            let name = sink.name.get_ref().clone();
+            if let Some(smtp) = &mut sink.smtp {
+                smtp.prepare(&name, &sink.url, &base, &mut |span, message| {
+                    p.at(span, message)
+                });
+            }
+        }
         for plugin in &mut self.plugins {
             let name = plugin.name.get_ref().clone();
             for entry in &plugin.http_allow {
@@ -471,7 +490,7 @@ impl Config {
                 &sink.client_key_file,
             );
             let is_https = reqwest::Url::parse(sink.url.get_ref())
-                .map(|u| u.scheme() == "https")
+                .map(|u| matches!(u.scheme(), "https" | "smtp" | "smtps"))
                 .unwrap_or(true);
             if let (Some(_), false) = (&own, is_https) {
                 let span = [&sink.ca_file, &sink.client_cert_file, &sink.client_key_file]
@@ -552,15 +571,18 @@ impl Config {
                     format!("source {:?} is defined twice", source.name.get_ref()),
                 );
             }
-            if source.transport.get_ref() != "http" {
+            if !matches!(source.transport.get_ref().as_str(), "http" | "smtp") {
                 p.at(
                     source.transport.span(),
                     format!(
-                        "unknown source transport {:?}; known: http",
+                        "unknown source transport {:?}; known: http, smtp",
                         source.transport.get_ref()
                     ),
                 );
             }
+            crate::transport::smtp::config::check_source(source, &mut |span, message| {
+                p.at(span, message)
+            });
             want(p, &source.connector, World::Connector, "connector");
         }
         for classifier in &self.pipeline.classifiers {
@@ -577,16 +599,20 @@ impl Config {
                     format!("sink {:?} is defined twice", sink.name.get_ref()),
                 );
             }
-            if sink.transport.get_ref() != "http" {
+            if !matches!(sink.transport.get_ref().as_str(), "http" | "smtp") {
                 p.at(
                     sink.transport.span(),
                     format!(
-                        "unknown sink transport {:?}; known: http",
+                        "unknown sink transport {:?}; known: http, smtp",
                         sink.transport.get_ref()
                     ),
                 );
             }
-            if reqwest::Url::parse(sink.url.get_ref())
+            if sink.transport.get_ref() == "smtp" || sink.smtp.is_some() {
+                crate::transport::smtp::config::check_sink(sink, &mut |span, message| {
+                    p.at(span, message)
+                });
+            } else if reqwest::Url::parse(sink.url.get_ref())
                 .map(|u| !matches!(u.scheme(), "http" | "https"))
                 .unwrap_or(true)
             {

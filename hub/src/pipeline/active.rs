@@ -19,6 +19,8 @@ pub struct Active {
     sink_client: reqwest::Client,
     /// One client per sink with its own CA or client certificate.
     own_sink_clients: HashMap<String, reqwest::Client>,
+    /// The relay client of each `smtp` sink.
+    smtp_sinks: HashMap<String, crate::transport::smtp_sink::SmtpSink>,
 }
 
 fn build_sink_client(tls: &ClientTls) -> Result<reqwest::Client, String> {
@@ -77,17 +79,41 @@ impl Active {
                 own_sink_clients.insert(sink.name.get_ref().clone(), client);
             }
         }
+        let mut smtp_sinks = HashMap::new();
+        for sink in config
+            .sinks
+            .iter()
+            .filter(|s| s.transport.get_ref() == "smtp")
+        {
+            let tls = sink
+                .tls
+                .clone()
+                .unwrap_or_else(|| config.hub.tls_client.loaded.clone());
+            let client = crate::transport::smtp_sink::SmtpSink::build(sink, &tls).map_err(|e| {
+                anyhow::anyhow!(
+                    "building the SMTP client of sink {:?}: {e}",
+                    sink.name.get_ref()
+                )
+            })?;
+            smtp_sinks.insert(sink.name.get_ref().clone(), client);
+        }
         Ok(Active {
             config,
             plugins,
             sink_client,
             own_sink_clients,
+            smtp_sinks,
         })
     }
 
     /// The client that delivers to `sink`.
     pub fn sink_client(&self, sink: &str) -> &reqwest::Client {
         self.own_sink_clients.get(sink).unwrap_or(&self.sink_client)
+    }
+
+    /// The relay client of `sink`, when it is an `smtp` sink.
+    pub fn smtp_sink(&self, sink: &str) -> Option<&crate::transport::smtp_sink::SmtpSink> {
+        self.smtp_sinks.get(sink)
     }
 
     pub fn plugin(&self, name: &str) -> Option<&Arc<Plugin>> {

@@ -145,11 +145,19 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                     }
                     // The sink's client comes with the config in force: its own TLS
                     // settings, or the hub-wide ones.
-                    Ok(outbound) => {
-                        http_sink::send(active.sink_client(&entry.sink), sink, &entry.id, outbound)
+                    Ok(outbound) => match active.smtp_sink(&entry.sink) {
+                        Some(smtp) => crate::transport::smtp_sink::send(smtp, &entry.id, outbound)
                             .await
-                            .map_err(|e| (e, false))
-                    }
+                            .map_err(|e| (e, false)),
+                        None => http_sink::send(
+                            active.sink_client(&entry.sink),
+                            sink,
+                            &entry.id,
+                            outbound,
+                        )
+                        .await
+                        .map_err(|e| (e, false)),
+                    },
                 }
             }
         },

@@ -2,3 +2,5 @@
 
 pub mod http_in;
 pub mod http_sink;
+pub mod smtp;
+pub mod smtp_sink;

@@ -12,6 +12,7 @@ use okno_sdk::prelude::*;
 
 use crate::charset;
 use crate::html;
+use crate::language;
 use crate::settings::DecodeSettings;
 
 /// Reads `bytes` as one e-mail. Fails with `invalid-input` when the bytes are not an
@@ -82,6 +83,28 @@ pub fn decode(bytes: &[u8], settings: &DecodeSettings) -> Result<Message, Plugin
     }
     if body.from_html {
         metadata.push(("mail.body-from-html".into(), "true".into()));
+    }
+    let declared = mail
+        .header_raw("Content-Language")
+        .and_then(language::from_content_language);
+    match declared {
+        Some(language) => metadata.push(("mail.language".into(), language)),
+        None => {
+            // The start of the text tells the script as well as the whole would.
+            let sample: String = message
+                .subject
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .chain([' '])
+                .chain(message.body.chars())
+                .take(4000)
+                .collect();
+            if let Some(language) = language::guess(&sample) {
+                metadata.push(("mail.language".into(), language.into()));
+                metadata.push(("mail.language-guessed".into(), "true".into()));
+            }
+        }
     }
     message.metadata = metadata;
     Ok(message)

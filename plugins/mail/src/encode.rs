@@ -1,10 +1,20 @@
-//! The reply e-mail that acknowledges an appeal to its author.
+//! The reply e-mail that acknowledges an appeal to its author, as a MIME message built
+//! with mail-builder: header fields encoded (RFC 2047) and folded by it, the body
+//! encoded here as the `transfer-encoding` setting asks.
 
+use mail_builder::headers::address::Address;
+use mail_builder::headers::raw::Raw;
+use mail_builder::mime::MimePart;
+use mail_builder::MessageBuilder;
 use okno_sdk::prelude::*;
 
 use crate::mime;
-use crate::reply;
-use crate::settings::{EncodeSettings, TransferEncoding};
+use crate::reply::{self, Language, Reference};
+use crate::settings::{EncodeSettings, ReplyLanguage, TransferEncoding};
+
+/// Metadata keys that carry the registration number a registering system gave the
+/// appeal, in the order they are looked at.
+const REG_NUMBER_KEYS: [&str; 2] = ["edms.reg-number", "sog.reg-number"];
 
 /// Writes the acknowledgement for `message` as an RFC 5322 e-mail to the client's first
 /// `email` contact. `now` and `utc_offset_minutes` come from the hub's clock.
@@ -17,36 +27,48 @@ pub fn encode(
     utc_offset_minutes: i32,
 ) -> Result<Outbound, PluginError> {
     let to = recipient(&message.client)?;
-    let subject = match message
-        .subject
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        Some(subject) if has_reply_prefix(subject) => subject.to_string(),
-        Some(subject) => format!("Re: {subject}"),
-        None if message.id.is_empty() => "Ваше обращение зарегистрировано".to_string(),
-        None => format!("Обращение № {} зарегистрировано", message.id),
-    };
+    let language = language(message, settings);
+    let reference = reference(message);
+    let subject = subject(message, &reference, language);
 
-    let mut head = String::new();
-    head.push_str(&mime::raw_header(
-        "From",
-        &mime::mailbox(settings.from_name.as_deref(), &settings.from),
-    ));
-    head.push_str(&mime::raw_header(
-        "To",
-        &mime::mailbox(message.client.name.as_deref(), to),
-    ));
-    head.push_str(&mime::header("Subject", &subject));
-    head.push_str(&mime::raw_header(
-        "Date",
-        &mime::rfc5322_date(now, utc_offset_minutes),
-    ));
-    head.push_str(&mime::raw_header(
-        "Message-ID",
-        &reply_message_id(message, settings, now),
-    ));
+    let text = reply::acknowledgement(
+        message,
+        classification,
+        decision,
+        &reference,
+        language,
+        settings.signature(language),
+    );
+    let (encoded, transfer) = match settings.transfer_encoding {
+        TransferEncoding::QuotedPrintable => (
+            mime::quoted_printable(text.trim_end_matches('\n')),
+            "quoted-printable",
+        ),
+        TransferEncoding::Base64 => (mime::base64_body(text.as_bytes()), "base64"),
+    };
+    let body = MimePart::new("text/plain", encoded)
+        .transfer_encoding(transfer)
+        .language(language.tag());
+
+    let from = match &settings.from_name {
+        Some(name) => Address::new_address(Some(name.as_str()), settings.from.as_str()),
+        None => Address::new_address(None::<&str>, settings.from.as_str()),
+    };
+    let client_name = message
+        .client
+        .name
+        .as_deref()
+        .map(clean_display_name)
+        .filter(|n| !n.is_empty());
+    let mut builder = MessageBuilder::new()
+        .from(from)
+        .to(Address::new_address(client_name, to))
+        .subject(subject)
+        .header(
+            "Date",
+            Raw::new(mime::rfc5322_date(now, utc_offset_minutes)),
+        )
+        .message_id(reply_message_id(message, settings, now));
     // Only an e-mail's own Message-ID threads the reply in the client's mail program; a
     // SMEV or portal key would mean nothing there.
     if let Some(original) = message
@@ -55,34 +77,17 @@ pub fn encode(
         .filter(|_| message.channel == Channel::Mail)
         .filter(|key| is_message_id(key))
     {
-        head.push_str(&mime::raw_header("In-Reply-To", &format!("<{original}>")));
-        head.push_str(&mime::raw_header("References", &format!("<{original}>")));
+        builder = builder
+            .in_reply_to(original.to_string())
+            .references(original.to_string());
     }
     // RFC 3834: marks the reply as automatic, so the client's auto-responder stays quiet.
-    head.push_str("Auto-Submitted: auto-replied\r\n");
-    head.push_str("MIME-Version: 1.0\r\n");
-    head.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+    let bytes = builder
+        .header("Auto-Submitted", Raw::new("auto-replied"))
+        .body(body)
+        .write_to_vec()
+        .map_err(|e| PluginError::internal(format!("writing the reply failed: {e}")))?;
 
-    let text = reply::acknowledgement(
-        message,
-        classification,
-        decision,
-        settings.signature.as_deref(),
-    );
-    let body = match settings.transfer_encoding {
-        TransferEncoding::QuotedPrintable => {
-            head.push_str("Content-Transfer-Encoding: quoted-printable\r\n");
-            mime::quoted_printable(text.trim_end_matches('\n'))
-        }
-        TransferEncoding::Base64 => {
-            head.push_str("Content-Transfer-Encoding: base64\r\n");
-            mime::base64_body(text.as_bytes())
-        }
-    };
-
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(b"\r\n");
-    bytes.extend_from_slice(body.as_bytes());
     Ok(Outbound {
         bytes,
         content_type: "message/rfc822".into(),
@@ -92,6 +97,71 @@ pub fn encode(
             ("smtp.rcpt-to".into(), to.to_string()),
         ],
     })
+}
+
+/// The reply's language: the setting, or the appeal's own (`mail.language`, which decode
+/// sets) when it is English, else Russian.
+fn language(message: &Message, settings: &EncodeSettings) -> Language {
+    match settings.reply_language {
+        ReplyLanguage::Russian => Language::Russian,
+        ReplyLanguage::English => Language::English,
+        ReplyLanguage::Auto => match message.metadata_value("mail.language") {
+            Some(tag) if tag.eq_ignore_ascii_case("en") => Language::English,
+            _ => Language::Russian,
+        },
+    }
+}
+
+/// The number the client should quote: the registering system's when it gave one,
+/// else the hub's own id, which the reply calls by that name.
+fn reference(message: &Message) -> Reference {
+    let registered = REG_NUMBER_KEYS.iter().find_map(|key| {
+        message
+            .metadata_value(key)
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| n.chars().filter(|c| !c.is_control()).take(64).collect())
+    });
+    match registered {
+        Some(number) => Reference::Registered(number),
+        None if message.id.is_empty() => Reference::None,
+        None => Reference::Intake(message.id.clone()),
+    }
+}
+
+fn subject(message: &Message, reference: &Reference, language: Language) -> String {
+    let label = reference.label(language);
+    match message
+        .subject
+        .as_deref()
+        .map(|s| s.trim().replace(['\r', '\n'], " "))
+        .filter(|s| !s.is_empty())
+    {
+        Some(subject) => {
+            let subject = if has_reply_prefix(&subject) {
+                subject
+            } else {
+                format!("Re: {subject}")
+            };
+            // A reply to a reply keeps the number once.
+            match (label, reference.number()) {
+                (Some(label), Some(number)) if !subject.contains(number) => {
+                    format!("{subject} [{label}]")
+                }
+                _ => subject,
+            }
+        }
+        None => reply::default_subject(reference, language),
+    }
+}
+
+/// A display name as mail-builder should see it: no line breaks or other controls.
+fn clean_display_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// The client's first `email` contact. Contact values are personal data, so errors name
@@ -135,7 +205,7 @@ fn is_message_id(id: &str) -> bool {
             .all(|c| c.is_ascii_graphic() && c != '<' && c != '>')
 }
 
-/// `<id.reply@domain>`: derived from the hub's message id, so a retried delivery
+/// `id.reply@domain`: derived from the hub's message id, so a retried delivery
 /// carries the same Message-ID and the client's mail program shows one letter.
 fn reply_message_id(message: &Message, settings: &EncodeSettings, now: Timestamp) -> String {
     let domain = settings
@@ -148,8 +218,8 @@ fn reply_message_id(message: &Message, settings: &EncodeSettings, now: Timestamp
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         .collect();
     if local.is_empty() {
-        format!("<{now}.reply@{domain}>")
+        format!("{now}.reply@{domain}")
     } else {
-        format!("<{local}.reply@{domain}>")
+        format!("{local}.reply@{domain}")
     }
 }

@@ -20,18 +20,25 @@
 //! - metadata: `mail.from-domain`, `mail.to`, `mail.charset` (of the body),
 //!   `mail.charset-guessed`, `mail.header-charset` (8-bit header fields were re-read),
 //!   `mail.body-from-html`, `mail.date-invalid` (the raw Date that could not be read),
-//!   `mail.auto-submitted` (the sender is an auto-responder: do not answer it).
+//!   `mail.auto-submitted` (the sender is an auto-responder: do not answer it),
+//!   `mail.language` (Content-Language's primary tag, else `ru` or `en` by the script of
+//!   the subject and text, with `mail.language-guessed`), and the SMTP envelope the
+//!   listener passed in (`smtp.mail-from`, `smtp.rcpt-to` with every recipient,
+//!   `smtp.client-ip`, `smtp.helo`, `smtp.tls`, `smtp.auth`).
 //!
 //! Input that is not an e-mail (empty, no header fields, binary data) or an e-mail with
 //! neither text nor attachments fails with `invalid-input` and a reason.
 //!
-//! **encode** writes a plain-text UTF-8 reply to the client's first `email` contact:
-//! `Re: <subject>`, In-Reply-To and References pointing to the original Message-ID,
-//! `Auto-Submitted: auto-replied`, and a Russian acknowledgement with the registration
-//! number (the message id), the topic when the classifier is sure of it, and the answer
-//! deadline as a hub-local date. Content type `message/rfc822`; transport headers
-//! `smtp.mail-from` and `smtp.rcpt-to` carry the envelope. A client without an `email`
-//! contact fails with `unsupported`.
+//! **encode** writes a plain-text UTF-8 reply (a MIME message built with mail-builder) to
+//! the client's first `email` contact: `Re: <subject> [number]`, In-Reply-To and
+//! References pointing to the original Message-ID, `Auto-Submitted: auto-replied`,
+//! Content-Language, and an acknowledgement in the appeal's language (English when
+//! `mail.language` is `en`, else Russian) with the number to quote: the registration
+//! number from `edms.reg-number` or `sog.reg-number` when a registering system gave one,
+//! else the hub's id, called the number in the intake system; the topic when the
+//! classifier is sure of it, and the answer deadline as a hub-local date. Content type
+//! `message/rfc822`; transport headers `smtp.mail-from` and `smtp.rcpt-to` carry the
+//! envelope. A client without an `email` contact fails with `unsupported`.
 //!
 //! ## Settings
 //! | key | default | meaning |
@@ -41,12 +48,15 @@
 //! | `from` | (required by encode) | sender address of replies, e.g. `priemnaya@minsoc.example.ru` |
 //! | `from-name` | none | display name beside `from`, e.g. `Приёмная министерства` |
 //! | `signature` | none | lines closing the reply, after «С уважением,» |
+//! | `signature-en` | `signature` | the same for replies in English, after "Kind regards," |
+//! | `reply-language` | `auto` | `auto` (the appeal's `mail.language`), `ru` or `en` |
 //! | `transfer-encoding` | `quoted-printable` | body encoding of replies: `quoted-printable` or `base64` |
 
 mod charset;
 mod decode;
 mod encode;
 mod html;
+mod language;
 mod mime;
 mod reply;
 mod settings;
@@ -62,7 +72,9 @@ pub struct MailConnector;
 impl Connector for MailConnector {
     fn decode(input: Inbound) -> Result<Vec<Message>, PluginError> {
         let settings = DecodeSettings::from_config()?;
-        decode::decode(&input.bytes, &settings).map(|message| vec![message])
+        let mut message = decode::decode(&input.bytes, &settings)?;
+        message.metadata.extend(envelope(&input.metadata));
+        Ok(vec![message])
     }
 
     fn encode(
@@ -80,6 +92,23 @@ impl Connector for MailConnector {
             clock::utc_offset_minutes(),
         )
     }
+}
+
+/// Most `smtp.*` facts kept, and the longest value (a hundred recipients fit).
+const MAX_ENVELOPE_ENTRIES: usize = 16;
+const MAX_ENVELOPE_VALUE: usize = 8192;
+
+/// The SMTP envelope the listener saw (`smtp.mail-from`, `smtp.rcpt-to`,
+/// `smtp.client-ip`, `smtp.helo`, `smtp.tls`, `smtp.auth`), kept in the message's
+/// metadata: the envelope's recipients are who the mail was for, whatever its To says.
+fn envelope(inbound: &[(String, String)]) -> Vec<(String, String)> {
+    inbound
+        .iter()
+        .filter(|(key, _)| key.starts_with("smtp."))
+        .filter(|(_, value)| value.len() <= MAX_ENVELOPE_VALUE)
+        .take(MAX_ENVELOPE_ENTRIES)
+        .cloned()
+        .collect()
 }
 
 okno_sdk::export_connector!(MailConnector);

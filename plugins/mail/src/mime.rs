@@ -1,15 +1,11 @@
-//! Writing MIME: RFC 2047 encoded words, quoted-printable and base64 bodies, RFC 5322
-//! dates and folded header lines. Reading MIME is mail-parser's job.
+//! Writing MIME bodies (quoted-printable, base64) and RFC 5322 dates; header fields are
+//! mail-builder's, reading MIME is mail-parser's.
 
 use okno_sdk::prelude::*;
 use okno_sdk::time;
 
 /// Longest line a header or body may have, CRLF excluded (RFC 5322 2.1.1 recommends 78).
 pub const MAX_LINE: usize = 78;
-
-/// Longest encoded word: RFC 2047 allows 75, but the first one must fit on the line
-/// after `Subject: `.
-const MAX_ENCODED_WORD: usize = MAX_LINE - "Subject: ".len();
 
 /// Longest quoted-printable line, `=` of a soft break included (RFC 2045 6.7).
 const MAX_QP_LINE: usize = 76;
@@ -31,91 +27,6 @@ pub fn is_plain_address(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-}
-
-/// A header field `Name: value`, folded to lines of at most [`MAX_LINE`] characters and
-/// with non-ASCII text turned into UTF-8 encoded words. Control characters in `value`
-/// become spaces, so a value can never start a new header.
-pub fn header(name: &str, value: &str) -> String {
-    let clean: String = value
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let words: Vec<String> = if clean.is_ascii() {
-        clean
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect()
-    } else {
-        encoded_words(clean.trim())
-    };
-    fold(name, &words)
-}
-
-/// A header field whose value is already in wire form (addresses, message ids, dates).
-pub fn raw_header(name: &str, value: &str) -> String {
-    let words: Vec<String> = value
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect();
-    fold(name, &words)
-}
-
-/// `"Display Name" <address>` with the name encoded when it is not plain ASCII.
-pub fn mailbox(name: Option<&str>, address: &str) -> String {
-    match name.map(str::trim).filter(|n| !n.is_empty()) {
-        None => address.to_string(),
-        Some(name) if name.is_ascii() && !name.chars().any(|c| c.is_control()) => {
-            let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-            format!("\"{escaped}\" <{address}>")
-        }
-        Some(name) => {
-            let clean: String = name
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect();
-            format!("{} <{address}>", encoded_words(&clean).join(" "))
-        }
-    }
-}
-
-fn fold(name: &str, words: &[String]) -> String {
-    let mut out = format!("{name}:");
-    let mut line_len = out.len();
-    for word in words {
-        if line_len + 1 + word.len() > MAX_LINE && line_len > name.len() + 1 {
-            out.push_str("\r\n");
-            line_len = 0;
-        }
-        out.push(' ');
-        out.push_str(word);
-        line_len += 1 + word.len();
-    }
-    out.push_str("\r\n");
-    out
-}
-
-/// `=?UTF-8?B?...?=` words of at most `MAX_ENCODED_WORD` characters; a word never
-/// splits a character, as RFC 2047 section 5 requires.
-pub fn encoded_words(text: &str) -> Vec<String> {
-    const OVERHEAD: usize = "=?UTF-8?B??=".len();
-    // 4 base64 characters carry 3 bytes; keep the encoded text within the word limit.
-    let max_bytes = (MAX_ENCODED_WORD - OVERHEAD) / 4 * 3;
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for ch in text.chars() {
-        if chunk.len() + ch.len_utf8() > max_bytes {
-            words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-            chunk.clear();
-        }
-        chunk.push(ch);
-    }
-    if !chunk.is_empty() || words.is_empty() {
-        words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-    }
-    words
 }
 
 /// Standard base64 with padding, on one line.
@@ -210,13 +121,6 @@ pub fn rfc5322_date(at: Timestamp, utc_offset_minutes: i32) -> String {
 mod tests {
     use super::*;
     use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-    use mail_parser::MessageParser;
-
-    fn parse_header(line: &str) -> String {
-        let raw = format!("{line}\r\n");
-        let message = MessageParser::default().parse(raw.as_bytes()).unwrap();
-        message.subject().unwrap().to_string()
-    }
 
     #[test]
     fn checks_plain_addresses() {
@@ -235,38 +139,6 @@ mod tests {
         ] {
             assert!(!is_plain_address(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn encodes_non_ascii_headers_as_words_that_parse_back() {
-        let subject = "Re: Отключение отопления в доме № 12 по улице Ленина — третьи сутки без тепла, дети болеют";
-        let line = header("Subject", subject);
-        assert!(line.is_ascii());
-        for physical in line.trim_end().split("\r\n") {
-            assert!(physical.len() <= MAX_LINE, "{physical}");
-        }
-        assert_eq!(parse_header(&line), subject);
-    }
-
-    #[test]
-    fn ascii_headers_stay_readable_and_cannot_inject_fields() {
-        assert_eq!(header("Subject", "Re: heating"), "Subject: Re: heating\r\n");
-        let line = header("Subject", "x\r\nBcc: victim@example.ru");
-        assert_eq!(line.matches("\r\n").count(), 1, "{line}");
-    }
-
-    #[test]
-    fn writes_mailboxes() {
-        assert_eq!(mailbox(None, "a@b.ru"), "a@b.ru");
-        assert_eq!(
-            mailbox(Some("Ivan \"Vanya\""), "a@b.ru"),
-            "\"Ivan \\\"Vanya\\\"\" <a@b.ru>"
-        );
-        let encoded = mailbox(Some("Приёмная министерства"), "a@b.ru");
-        assert!(
-            encoded.starts_with("=?UTF-8?B?") && encoded.ends_with(" <a@b.ru>"),
-            "{encoded}"
-        );
     }
 
     #[test]

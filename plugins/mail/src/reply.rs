@@ -21,55 +21,153 @@ const MONTHS_GENITIVE: [&str; 12] = [
     "декабря",
 ];
 
+/// The language a reply is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Language {
+    Russian,
+    English,
+}
+
+impl Language {
+    /// The BCP 47 tag for Content-Language.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::Russian => "ru",
+            Language::English => "en",
+        }
+    }
+}
+
+/// The number a client quotes in later letters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// Given by the registering system (EDMS, SOG): the appeal's registration number.
+    Registered(String),
+    /// The hub's own id, before a registering system gave a number: called the number in
+    /// the intake system, never a registration number.
+    Intake(String),
+    None,
+}
+
+impl Reference {
+    pub fn number(&self) -> Option<&str> {
+        match self {
+            Reference::Registered(n) | Reference::Intake(n) => Some(n),
+            Reference::None => None,
+        }
+    }
+
+    /// What goes in brackets after the subject.
+    pub fn label(&self, language: Language) -> Option<String> {
+        Some(match (self, language) {
+            (Reference::Registered(n), Language::Russian) => format!("рег. № {n}"),
+            (Reference::Registered(n), Language::English) => format!("reg. no. {n}"),
+            (Reference::Intake(n), Language::Russian) => format!("№ {n} в системе приёма"),
+            (Reference::Intake(n), Language::English) => format!("intake no. {n}"),
+            (Reference::None, _) => return None,
+        })
+    }
+}
+
+/// The subject of a reply to an appeal that had none.
+pub fn default_subject(reference: &Reference, language: Language) -> String {
+    match (reference, language) {
+        (Reference::Registered(n), Language::Russian) => {
+            format!("Обращение зарегистрировано, рег. № {n}")
+        }
+        (Reference::Registered(n), Language::English) => {
+            format!("Your appeal is registered, reg. no. {n}")
+        }
+        (Reference::Intake(n), Language::Russian) => {
+            format!("Обращение принято, № {n} в системе приёма")
+        }
+        (Reference::Intake(n), Language::English) => {
+            format!("Your appeal is received, intake no. {n}")
+        }
+        (Reference::None, Language::Russian) => "Ваше обращение принято".to_string(),
+        (Reference::None, Language::English) => "Your appeal is received".to_string(),
+    }
+}
+
 /// The acknowledgement for `message`. The topic is named only when the classifier was
 /// sure of it: a wrong topic in a letter to a citizen does more harm than none.
 pub fn acknowledgement(
     message: &Message,
     classification: &Classification,
     decision: &Decision,
+    reference: &Reference,
+    language: Language,
     signature: Option<&str>,
 ) -> String {
+    let russian = language == Language::Russian;
     let mut paragraphs = Vec::new();
-    paragraphs.push(
-        match message
-            .client
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            Some(name) => format!("Здравствуйте, {name}!"),
-            None => "Здравствуйте!".to_string(),
-        },
-    );
+    let name = message
+        .client
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    paragraphs.push(match (name, russian) {
+        (Some(name), true) => format!("Здравствуйте, {name}!"),
+        (None, true) => "Здравствуйте!".to_string(),
+        (Some(name), false) => format!("Dear {name},"),
+        (None, false) => "Hello,".to_string(),
+    });
 
-    let mut registered = if message.id.is_empty() {
-        "Ваше обращение зарегистрировано.".to_string()
-    } else {
-        format!(
-            "Ваше обращение зарегистрировано под номером {}.",
-            message.id
-        )
+    let mut registered = match (reference, russian) {
+        (Reference::Registered(n), true) => {
+            format!("Ваше обращение зарегистрировано, регистрационный номер {n}.")
+        }
+        (Reference::Registered(n), false) => {
+            format!("Your appeal has been registered under number {n}.")
+        }
+        (Reference::Intake(n), true) => {
+            format!("Ваше обращение принято, его номер в системе приёма обращений {n}.")
+        }
+        (Reference::Intake(n), false) => {
+            format!("Your appeal has been received; its number in our intake system is {n}.")
+        }
+        (Reference::None, true) => "Ваше обращение принято.".to_string(),
+        (Reference::None, false) => "Your appeal has been received.".to_string(),
     };
     if let Some(topic) = classification.topic.as_ref().filter(|t| !t.low_confidence) {
-        registered.push_str(&format!("\nТема обращения: «{}».", topic.best.name.trim()));
+        let topic = topic.best.name.trim();
+        if russian {
+            registered.push_str(&format!("\nТема обращения: «{topic}»."));
+        } else {
+            registered.push_str(&format!("\nTopic: “{topic}”."));
+        }
     }
     paragraphs.push(registered);
 
     if let Some(deadline) = decision.answer_deadline {
-        paragraphs.push(format!(
+        let date = time::local_date(deadline);
+        paragraphs.push(if russian {
             // The date ends with «г.», which also ends the sentence.
-            "Ответ будет направлен вам не позднее {}",
-            russian_date(time::local_date(deadline))
-        ));
+            format!(
+                "Ответ будет направлен вам не позднее {}",
+                russian_date(date)
+            )
+        } else {
+            format!("You will receive an answer by {}.", english_date(date))
+        });
     }
-    paragraphs.push(
+    paragraphs.push(if russian {
         "При переписке по этому обращению, пожалуйста, указывайте его номер. \
          Это письмо отправлено автоматически."
-            .to_string(),
-    );
+            .to_string()
+    } else {
+        "Please quote this number in any letter about this appeal. \
+         This message was sent automatically."
+            .to_string()
+    });
 
-    let mut closing = "С уважением,".to_string();
+    let mut closing = if russian {
+        "С уважением,"
+    } else {
+        "Kind regards,"
+    }
+    .to_string();
     if let Some(signature) = signature {
         closing.push('\n');
         closing.push_str(signature.trim());
@@ -89,6 +187,26 @@ pub fn acknowledgement(
     text.truncate(text.trim_end().len());
     text.push('\n');
     text
+}
+
+/// `12 February 2026`
+pub fn english_date(date: Date) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let month = MONTHS[usize::from(date.month.clamp(1, 12) - 1)];
+    format!("{} {month} {}", date.day, date.year)
 }
 
 /// `12 февраля 2026 г.`

@@ -58,6 +58,15 @@ pub enum TransferEncoding {
     Base64,
 }
 
+/// `reply-language`: which language replies are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyLanguage {
+    /// The appeal's own (`mail.language`): English for English, else Russian.
+    Auto,
+    Russian,
+    English,
+}
+
 /// What `encode` needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodeSettings {
@@ -67,6 +76,10 @@ pub struct EncodeSettings {
     pub from_name: Option<String>,
     /// `signature`: lines that close the reply.
     pub signature: Option<String>,
+    /// `signature-en`: the same for replies in English (default: `signature`).
+    pub signature_en: Option<String>,
+    /// `reply-language`.
+    pub reply_language: ReplyLanguage,
     /// `transfer-encoding`.
     pub transfer_encoding: TransferEncoding,
 }
@@ -101,12 +114,34 @@ impl EncodeSettings {
                 )))
             }
         };
+        let reply_language = match config::get("reply-language").as_deref().map(str::trim) {
+            None | Some("auto") => ReplyLanguage::Auto,
+            Some("ru") => ReplyLanguage::Russian,
+            Some("en") => ReplyLanguage::English,
+            Some(other) => {
+                return Err(PluginError::config(format!(
+                    "setting `reply-language` is `{other}`; use `auto` (the appeal's), `ru` or `en`"
+                )))
+            }
+        };
         Ok(EncodeSettings {
             from,
             from_name: non_empty("from-name"),
             signature: non_empty("signature"),
+            signature_en: non_empty("signature-en"),
+            reply_language,
             transfer_encoding,
         })
+    }
+
+    /// The signature for a reply in `language`.
+    pub fn signature(&self, language: crate::reply::Language) -> Option<&str> {
+        match language {
+            crate::reply::Language::English => {
+                self.signature_en.as_deref().or(self.signature.as_deref())
+            }
+            crate::reply::Language::Russian => self.signature.as_deref(),
+        }
     }
 }
 

@@ -83,7 +83,10 @@ fn writes_a_threaded_utf8_reply() {
     );
 
     let reply = MessageParser::default().parse(&out.bytes).unwrap();
-    assert_eq!(reply.subject(), Some("Re: Нет отопления третьи сутки"));
+    assert_eq!(
+        reply.subject(),
+        Some("Re: Нет отопления третьи сутки [№ 01JH8Z3K6Q2W в системе приёма]")
+    );
     let from = reply.from().and_then(|a| a.first()).unwrap();
     assert_eq!(from.address(), Some("priemnaya@minsoc.example.ru"));
     assert_eq!(from.name(), Some("Приёмная министерства"));
@@ -105,6 +108,7 @@ fn writes_a_threaded_utf8_reply() {
     assert!(wire.contains("In-Reply-To: <koi8-qp-1@mail.example.ru>\r\n"));
     assert!(wire.contains("Auto-Submitted: auto-replied\r\n"));
     assert!(wire.contains("MIME-Version: 1.0\r\n"));
+    assert!(wire.contains("Content-Language: ru\r\n"), "{wire}");
     assert!(wire.contains("Content-Transfer-Encoding: quoted-printable\r\n"));
     // The MockHost clock: 2026-01-12T09:00:00+03:00.
     assert!(
@@ -120,7 +124,7 @@ fn writes_a_threaded_utf8_reply() {
     let body = reply.body_text(0).unwrap();
     assert!(body.starts_with("Здравствуйте, Петрова Анна!"), "{body}");
     assert!(
-        body.contains("зарегистрировано под номером 01JH8Z3K6Q2W."),
+        body.contains("номер в системе приёма обращений 01JH8Z3K6Q2W."),
         "{body}"
     );
     assert!(
@@ -195,7 +199,10 @@ fn long_subjects_are_folded_and_other_channels_are_not_threaded() {
     let reply = MessageParser::default().parse(&out.bytes).unwrap();
     assert_eq!(
         reply.subject().map(str::to_string),
-        Some(format!("Re: {}", m.subject.unwrap()))
+        Some(format!(
+            "Re: {} [№ 01JH8Z3K6Q2W в системе приёма]",
+            m.subject.unwrap()
+        ))
     );
 }
 
@@ -209,7 +216,7 @@ fn keeps_an_existing_reply_prefix_and_handles_no_subject() {
             .parse(&out.bytes)
             .unwrap()
             .subject(),
-        Some("Re: отопление")
+        Some("Re: отопление [№ 01JH8Z3K6Q2W в системе приёма]")
     );
 
     m.subject = None;
@@ -219,7 +226,7 @@ fn keeps_an_existing_reply_prefix_and_handles_no_subject() {
             .parse(&out.bytes)
             .unwrap()
             .subject(),
-        Some("Обращение № 01JH8Z3K6Q2W зарегистрировано")
+        Some("Обращение принято, № 01JH8Z3K6Q2W в системе приёма")
     );
 }
 
@@ -289,9 +296,115 @@ fn a_decoded_appeal_can_be_answered() {
         reply.to().and_then(|a| a.first()).and_then(|a| a.address()),
         Some("sidorov.home@example.ru")
     );
-    assert_eq!(reply.subject(), Some("Re: Перерасчёт за горячую воду"));
+    assert_eq!(
+        reply.subject(),
+        Some("Re: Перерасчёт за горячую воду [№ 01JH9000000A в системе приёма]")
+    );
     assert_eq!(
         reply.in_reply_to().as_text(),
         Some("cp1251-b64-2@mail.example.ru")
     );
+}
+
+#[test]
+fn the_registration_number_of_edms_or_sog_is_named_as_such() {
+    let mut m = appeal();
+    m.metadata
+        .push(("sog.reg-number".into(), "ОГ-1234/26".into()));
+    let out = encode(&host(), m.clone(), Classification::default(), decided()).unwrap();
+    let reply = MessageParser::default().parse(&out.bytes).unwrap();
+    assert_eq!(
+        reply.subject(),
+        Some("Re: Нет отопления третьи сутки [рег. № ОГ-1234/26]")
+    );
+    let body = reply.body_text(0).unwrap();
+    let flat = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("зарегистрировано, регистрационный номер ОГ-1234/26."),
+        "{body}"
+    );
+    assert!(!body.contains("01JH8Z3K6Q2W"), "{body}");
+
+    // EDMS's number comes first; a subject that already carries it is kept as it is.
+    m.metadata
+        .push(("edms.reg-number".into(), "01-15/778".into()));
+    m.subject = Some("Re: отопление [рег. № 01-15/778]".into());
+    let out = encode(&host(), m, Classification::default(), decided()).unwrap();
+    let reply = MessageParser::default().parse(&out.bytes).unwrap();
+    assert_eq!(reply.subject(), Some("Re: отопление [рег. № 01-15/778]"));
+}
+
+#[test]
+fn an_appeal_in_english_is_answered_in_english() {
+    let mut m = appeal();
+    m.metadata.push(("mail.language".into(), "en".into()));
+    let english = host().setting("signature-en", "Ministry reception office");
+    let out = encode(&english, m.clone(), classified(false), decided()).unwrap();
+    let wire = String::from_utf8(out.bytes.clone()).unwrap();
+    assert!(wire.contains("Content-Language: en\r\n"), "{wire}");
+    let reply = MessageParser::default().parse(&out.bytes).unwrap();
+    assert_eq!(
+        reply.subject(),
+        Some("Re: Нет отопления третьи сутки [intake no. 01JH8Z3K6Q2W]")
+    );
+    let body = reply.body_text(0).unwrap();
+    assert!(body.starts_with("Dear Петрова Анна,"), "{body}");
+    let flat = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("its number in our intake system is 01JH8Z3K6Q2W."),
+        "{body}"
+    );
+    assert!(body.contains("by 11 February 2026."), "{body}");
+    assert!(
+        body.contains("Kind regards,\r\nMinistry reception office"),
+        "{body}"
+    );
+
+    // The setting wins over the appeal's language.
+    let out = encode(
+        &english.setting("reply-language", "ru"),
+        m,
+        Classification::default(),
+        decided(),
+    )
+    .unwrap();
+    let reply = MessageParser::default().parse(&out.bytes).unwrap();
+    assert!(reply.body_text(0).unwrap().starts_with("Здравствуйте"));
+    let err = encode(
+        &host().setting("reply-language", "fr"),
+        appeal(),
+        Classification::default(),
+        decided(),
+    )
+    .unwrap_err();
+    assert!(
+        err.message.contains("`reply-language` is `fr`"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn a_decoded_english_appeal_carries_its_language_and_envelope() {
+    let mail = "From: John Smith <john@example.com>\r\nTo: priemnaya@minsoc.example.ru\r\nSubject: Heating\r\nMessage-ID: <en-1@example.com>\r\n\r\nThere has been no heating in my flat for three days.\r\n";
+    let mut inbound = Inbound::from_bytes(mail.as_bytes().to_vec());
+    inbound.metadata = vec![
+        (
+            "smtp.rcpt-to".into(),
+            "priemnaya@minsoc.example.ru, minister@minsoc.example.ru".into(),
+        ),
+        ("smtp.mail-from".into(), "john@example.com".into()),
+        ("http.header.x-other".into(), "not kept".into()),
+    ];
+    let m = host()
+        .run(|| MailConnector::decode(inbound))
+        .unwrap()
+        .remove(0);
+    assert_eq!(m.metadata_value("mail.language"), Some("en"));
+    assert_eq!(
+        m.metadata_value("smtp.rcpt-to"),
+        Some("priemnaya@minsoc.example.ru, minister@minsoc.example.ru")
+    );
+    assert_eq!(m.metadata_value("smtp.mail-from"), Some("john@example.com"));
+    assert_eq!(m.metadata_value("http.header.x-other"), None);
 }
