@@ -57,6 +57,8 @@ pub async fn start(
         }
     }
     crate::transport::smtp::start_sources(&hub).await?;
+    crate::transport::poll::start(&hub);
+    crate::transport::dir::start(&hub);
     #[cfg(unix)]
     {
         let hub = hub.clone();

@@ -190,6 +190,10 @@ pub struct SourceConfig {
     /// How bytes arrive: `http` (POST /v1/sources/NAME/messages).
     pub transport: Spanned<String>,
     pub connector: Spanned<String>,
+    /// `[sources.poll]`: the schedule, for `transport = "poll"` (a poller connector).
+    pub poll: Option<crate::transport::poll::config::PollConfig>,
+    /// `[sources.dir]`: the inbox, for `transport = "dir"`.
+    pub dir: Option<crate::transport::dir::config::DirInConfig>,
     /// `[sources.smtp]`: the SMTP listener, for `transport = "smtp"`.
     pub smtp: Option<crate::transport::smtp::config::SmtpInConfig>,
 }
@@ -209,8 +213,12 @@ pub struct SinkConfig {
     /// How bytes leave: `http` (POST to `url`), or `smtp` (through the relay `url`
     /// names, `smtp://host:port` or `smtps://host:port`).
     pub transport: Spanned<String>,
+    /// Where to: an `http(s)://` URL; not given for a `dir` sink.
+    #[serde(default = "no_url")]
     pub url: Spanned<String>,
     pub connector: Spanned<String>,
+    /// `[sinks.dir]`: the outbox, for `transport = "dir"`.
+    pub dir: Option<crate::transport::dir::config::DirOutConfig>,
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
     /// First retry delay; each next one doubles, with jitter, up to `max_backoff_ms`.
@@ -237,6 +245,9 @@ pub struct SinkConfig {
     pub smtp: Option<crate::transport::smtp::config::SmtpSinkConfig>,
 }
 
+fn no_url() -> Spanned<String> {
+    Spanned::new(0..0, String::new())
+}
 fn default_max_attempts() -> u32 {
     8
 }
@@ -571,11 +582,11 @@ impl Config {
                     format!("source {:?} is defined twice", source.name.get_ref()),
                 );
             }
-            if !matches!(source.transport.get_ref().as_str(), "http" | "smtp") {
+            if !matches!(source.transport.get_ref().as_str(), "http" | "smtp" | "poll" | "dir") {
                 p.at(
                     source.transport.span(),
                     format!(
-                        "unknown source transport {:?}; known: http, smtp",
+                        "unknown source transport {:?}; known: http, smtp, poll, dir",
                         source.transport.get_ref()
                     ),
                 );
@@ -584,6 +595,12 @@ impl Config {
                 p.at(span, message)
             });
             want(p, &source.connector, World::Connector, "connector");
+            crate::transport::poll::config::check_source(self, source, &mut |span, message| {
+                p.at(span, message)
+            });
+            crate::transport::dir::config::check_source(source, &mut |span, message| {
+                p.at(span, message)
+            });
         }
         for classifier in &self.pipeline.classifiers {
             want(p, classifier, World::Classifier, "classifier");
@@ -599,17 +616,21 @@ impl Config {
                     format!("sink {:?} is defined twice", sink.name.get_ref()),
                 );
             }
-            if !matches!(sink.transport.get_ref().as_str(), "http" | "smtp") {
+            if !matches!(sink.transport.get_ref().as_str(), "http" | "smtp" | "dir") {
                 p.at(
                     sink.transport.span(),
                     format!(
-                        "unknown sink transport {:?}; known: http, smtp",
+                        "unknown sink transport {:?}; known: http, smtp, dir",
                         sink.transport.get_ref()
                     ),
                 );
             }
             if sink.transport.get_ref() == "smtp" || sink.smtp.is_some() {
                 crate::transport::smtp::config::check_sink(sink, &mut |span, message| {
+                    p.at(span, message)
+                });
+            } else if sink.transport.get_ref() == "dir" || sink.dir.is_some() {
+                crate::transport::dir::config::check_sink(sink, &mut |span, message| {
                     p.at(span, message)
                 });
             } else if reqwest::Url::parse(sink.url.get_ref())

@@ -143,6 +143,16 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
                             false,
                         ))
                     }
+                    Ok(outbound) if sink.transport.get_ref() == "dir" => {
+                        let dir = sink
+                            .dir
+                            .as_ref()
+                            .map(|d| active.config.resolve_path(d.path.get_ref()))
+                            .unwrap_or_default();
+                        crate::transport::dir::write_packet(dir, &entry.id, outbound)
+                            .await
+                            .map_err(|e| (e, false))
+                    }
                     // The sink's client comes with the config in force: its own TLS
                     // settings, or the hub-wide ones.
                     Ok(outbound) => match active.smtp_sink(&entry.sink) {

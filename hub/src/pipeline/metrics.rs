@@ -35,6 +35,20 @@ struct PluginFailure {
     kind: String,
 }
 
+/// What a poll or dir source did (`poll`, `message`, `error`, `ack`, `done`, `failed`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportEvent {
+    transport: String,
+    source: String,
+    event: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportSource {
+    transport: String,
+    source: String,
+}
+
 /// What the store reports at each scrape.
 pub struct StoreGauges {
     pub queue_depth: u64,
@@ -60,6 +74,8 @@ pub struct Metrics {
     dead_letters_waiting: Gauge,
     messages_stored: Gauge,
     disk_bytes: Gauge,
+    transport_events: Family<TransportEvent, Counter>,
+    transport_failing: Family<TransportSource, Gauge>,
 }
 
 impl Default for Metrics {
@@ -80,6 +96,8 @@ impl Default for Metrics {
             dead_letters_waiting: Gauge::default(),
             messages_stored: Gauge::default(),
             disk_bytes: Gauge::default(),
+            transport_events: Family::default(),
+            transport_failing: Family::default(),
             registry: Registry::default(),
         };
         // Counters are exposed with `_total` added to these names.
@@ -153,6 +171,16 @@ impl Default for Metrics {
             "Size of the store on disk",
             metrics.disk_bytes.clone(),
         );
+        registry.register(
+            "transport_events",
+            "What poll and dir sources did: polls, messages, acks, errors, files done and failed",
+            metrics.transport_events.clone(),
+        );
+        registry.register(
+            "transport_failing",
+            "1 while a poll or dir source is failing and backing off, else 0",
+            metrics.transport_failing.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -184,6 +212,27 @@ impl Metrics {
                 kind: kind.to_string(),
             })
             .inc();
+    }
+
+    /// Counts `n` events of a poll or dir source.
+    pub fn transport_event(&self, transport: &str, source: &str, event: &str, n: u64) {
+        self.transport_events
+            .get_or_create(&TransportEvent {
+                transport: transport.to_string(),
+                source: source.to_string(),
+                event: event.to_string(),
+            })
+            .inc_by(n);
+    }
+
+    /// Whether a poll or dir source is failing now.
+    pub fn transport_failing(&self, transport: &str, source: &str, failing: bool) {
+        self.transport_failing
+            .get_or_create(&TransportSource {
+                transport: transport.to_string(),
+                source: source.to_string(),
+            })
+            .set(i64::from(failing));
     }
 
     pub fn ingest_to_delivery(&self, d: Duration) {

@@ -261,27 +261,28 @@ impl Hub {
         source: &str,
         inbound: Inbound,
     ) -> Result<Vec<Accepted>, IngestError> {
+        self.ingest_with_key(source, inbound, None).await
+    }
+
+    /// As [`Hub::ingest`]; a message the connector gave no idempotency key gets
+    /// `FALLBACK#N` (N its place in the input), so that the same input ingested again
+    /// (a file picked up again after a restart) yields the first messages.
+    pub async fn ingest_with_key(
+        &self,
+        source: &str,
+        inbound: Inbound,
+        fallback_key: Option<&str>,
+    ) -> Result<Vec<Accepted>, IngestError> {
         let active = self.active();
         let Some(connector) = active.source_connector(source) else {
             self.metrics.rejected("unknown-source");
             return Err(IngestError::UnknownSource(source.into()));
         };
-        if self.queue.capacity() == 0 {
-            self.metrics.rejected("busy");
-            return Err(IngestError::Busy(self.queue_capacity));
-        }
-        // Refused before anything is stored while the disk fails.
-        let durability = &self.store.durability;
-        if let Some(reason) = durability.failing() {
-            self.metrics.rejected("storage-unavailable");
-            return Err(IngestError::StorageUnavailable(
-                crate::store::StorageUnavailable(reason),
-            ));
-        }
+        self.admit()?;
         let started = Instant::now();
         let decoded = connector.decode(inbound).await;
         self.metrics.stage("decode", started.elapsed());
-        let messages: Vec<Message> = match decoded {
+        let mut messages: Vec<Message> = match decoded {
             Ok(messages) => messages,
             Err(error) => {
                 self.metrics.plugin_error(connector.name(), error.kind());
@@ -289,6 +290,13 @@ impl Hub {
                 return Err(IngestError::Decode(error));
             }
         };
+        if let Some(key) = fallback_key {
+            for (i, message) in messages.iter_mut().enumerate() {
+                message
+                    .idempotency_key
+                    .get_or_insert_with(|| format!("{key}#{i}"));
+            }
+        }
         let decode_trace = trace(
             "decode",
             started,
@@ -298,10 +306,54 @@ impl Hub {
                 messages.len()
             )]),
         );
+        self.journal(source, messages, decode_trace, started).await
+    }
+
+    /// Journals messages a source's connector produced itself (a poller's batch), as
+    /// [`Hub::ingest`] does after decoding; `trace` records where they came from.
+    pub async fn ingest_decoded(
+        &self,
+        source: &str,
+        messages: Vec<Message>,
+        trace: TraceEntry,
+    ) -> Result<Vec<Accepted>, IngestError> {
+        if self.active().config.source(source).is_none() {
+            self.metrics.rejected("unknown-source");
+            return Err(IngestError::UnknownSource(source.into()));
+        }
+        self.admit()?;
+        self.journal(source, messages, trace, Instant::now()).await
+    }
+
+    /// Refuses an ingest before anything is stored while the queue is full or the
+    /// disk fails.
+    fn admit(&self) -> Result<(), IngestError> {
+        if self.queue.capacity() == 0 {
+            self.metrics.rejected("busy");
+            return Err(IngestError::Busy(self.queue_capacity));
+        }
+        if let Some(reason) = self.store.durability.failing() {
+            self.metrics.rejected("storage-unavailable");
+            return Err(IngestError::StorageUnavailable(
+                crate::store::StorageUnavailable(reason),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores decoded messages, waits until they are on disk, and queues the new ones.
+    async fn journal(
+        &self,
+        source: &str,
+        messages: Vec<Message>,
+        first_trace: TraceEntry,
+        started: Instant,
+    ) -> Result<Vec<Accepted>, IngestError> {
+        let durability = &self.store.durability;
         let now = crate::sla::now_millis();
         let accepted = self
             .store
-            .accept(source, messages, now, &[decode_trace])
+            .accept(source, messages, now, &[first_trace])
             .map_err(|e| match durability.storage_error(&e) {
                 Some(unavailable) => IngestError::StorageUnavailable(unavailable),
                 None => IngestError::Store(e),
