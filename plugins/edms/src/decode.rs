@@ -239,7 +239,7 @@ fn from_communication(
     match communication.body {
         Body::Document(document) => from_document(
             Some(&header),
-            document,
+            *document,
             envelope,
             entries,
             file,

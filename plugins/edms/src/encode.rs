@@ -12,6 +12,9 @@ use crate::packet;
 use crate::settings::{EncodeSettings, Settings};
 use crate::uid;
 
+/// What a packet is made of: document.xml, the other files, and the envelope's subject.
+type Parts = (String, Vec<(String, Vec<u8>)>, String);
+
 /// The document's text travels as this file.
 pub const TEXT_FILE: &str = "appeal.txt";
 
@@ -113,7 +116,7 @@ fn document(
     decision: &Decision,
     out: &EncodeSettings,
     offset: i32,
-) -> (String, Vec<(String, Vec<u8>)>, String) {
+) -> Parts {
     let date = local_date(message.received_at, offset);
     let created = local_time(message.received_at, offset);
     let mut xml = header(
@@ -174,9 +177,11 @@ fn document(
             .as_deref()
             .map(|n| element("person", n))
             .unwrap_or_default(),
-        (!contacts.is_empty())
-            .then(|| element("contactInfo", &contacts.join("; ")))
-            .unwrap_or_default(),
+        if contacts.is_empty() {
+            String::new()
+        } else {
+            element("contactInfo", &contacts.join("; "))
+        },
         message
             .idempotency_key
             .as_deref()
@@ -221,7 +226,7 @@ fn notification(
     settings: &Settings,
     out: &EncodeSettings,
     offset: i32,
-) -> Result<(String, Vec<(String, Vec<u8>)>, String), PluginError> {
+) -> Result<Parts, PluginError> {
     let doc_uid = message
         .metadata_value("edms.doc-uid")
         .or_else(|| message.metadata_value("edms.packet-uid"))

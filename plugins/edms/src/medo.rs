@@ -85,7 +85,7 @@ pub struct Notification {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
-    Document(Document),
+    Document(Box<Document>),
     /// A 2.7 transport container: the document is in this zip inside the packet.
     Container(String),
     Acknowledgment(Acknowledgment),
@@ -168,7 +168,7 @@ fn communication(root: &Element, file: &str) -> Result<Communication, EdmsError>
         source_org: header_el.text_at("source/organization"),
     };
     let body = if let Some(document) = root.child("document") {
-        Body::Document(document_2x(document, root.child("files"), file)?)
+        Body::Document(Box::new(document_2x(document, root.child("files"), file)?))
     } else if let Some(ack) = root.child("acknowledgment") {
         Body::Acknowledgment(acknowledgment(ack, file)?)
     } else if let Some(note) = root.child("notification") {
