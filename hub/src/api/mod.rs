@@ -171,60 +171,65 @@ async fn list_messages(
         ),
     };
     // An unknown state matches nothing: say so rather than read every record to find out.
-    if let Some(state) = &q.state {
-        if serde_json::from_value::<MessageState>(Value::String(state.clone())).is_err() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!("unknown state {state:?}"),
-            ));
-        }
-    }
-    if let Some(c) = &q.channel {
-        if crate::model::Channel::parse(c).is_none() {
-            return Err(ApiError::new(
+    let state = match &q.state {
+        None => None,
+        Some(state) => Some(
+            serde_json::from_value::<MessageState>(Value::String(state.clone())).map_err(
+                |_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_query",
+                        format!("unknown state {state:?}"),
+                    )
+                },
+            )?,
+        ),
+    };
+    let channel = match &q.channel {
+        None => None,
+        Some(c) => Some(crate::model::Channel::parse(c).ok_or_else(|| {
+            ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_query",
                 format!("unknown channel {c:?}"),
-            ));
+            )
+        })?),
+    };
+    let filter = crate::store::ListFilter {
+        state,
+        channel,
+        topic: q.topic.clone(),
+        since,
+    };
+    // Reading the store blocks: off the async workers, so that a few listings at once
+    // do not hold up every other request.
+    let store = hub.store.clone();
+    let cursor = q.cursor.clone();
+    let (items, next) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut items = Vec::new();
+        let mut next = None;
+        for record in store.list(filter, cursor.as_deref())? {
+            let record = record?;
+            if items.len() == limit {
+                next = items.last().map(|r: &Value| r["id"].clone());
+                break;
+            }
+            items.push(json!({
+                "id": record.message.id,
+                "state": record.state,
+                "channel": record.message.channel,
+                "source": record.message.source,
+                "received_at": record.message.received_at,
+                "topic": record.classification.as_ref().and_then(|c| c.topic.as_ref()).map(|t| &t.best.code),
+                "priority": record.decision.as_ref().map(|d| d.priority),
+                "answer_deadline": record.decision.as_ref().and_then(|d| d.answer_deadline),
+            }));
         }
-    }
-    let mut items = Vec::new();
-    let mut next = None;
-    for record in hub.store.scan_messages(q.cursor.as_deref()) {
-        let record = record.map_err(ApiError::internal)?;
-        if q.state
-            .as_deref()
-            .is_some_and(|s| record.state.as_str() != s)
-            || q.channel
-                .as_deref()
-                .is_some_and(|c| record.message.channel.as_str() != c)
-            || since.is_some_and(|t| record.message.received_at < t)
-            || q.topic.as_deref().is_some_and(|t| {
-                !record
-                    .classification
-                    .as_ref()
-                    .and_then(|c| c.topic.as_ref())
-                    .is_some_and(|topic| topic.best.code.starts_with(t))
-            })
-        {
-            continue;
-        }
-        if items.len() == limit {
-            next = items.last().map(|r: &Value| r["id"].clone());
-            break;
-        }
-        items.push(json!({
-            "id": record.message.id,
-            "state": record.state,
-            "channel": record.message.channel,
-            "source": record.message.source,
-            "received_at": record.message.received_at,
-            "topic": record.classification.as_ref().and_then(|c| c.topic.as_ref()).map(|t| &t.best.code),
-            "priority": record.decision.as_ref().map(|d| d.priority),
-            "answer_deadline": record.decision.as_ref().and_then(|d| d.answer_deadline),
-        }));
-    }
+        Ok((items, next))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.into()))?
+    .map_err(ApiError::internal)?;
     Ok(Json(json!({"items": items, "next_cursor": next})).into_response())
 }
 

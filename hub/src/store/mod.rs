@@ -11,14 +11,17 @@
 //! - `dead`: `id \0 sink-or-stage` → [`DeadLetter`].
 //! - `corrections`: `id \0 number (8 bytes BE)` → [`Correction`]: every correction of
 //!   a message, where its record keeps the latest few.
+//! - `index`: listing indexes by state, channel, source and topic (see [`index`]).
 //! - `kv:PLUGIN`: that plugin's kv.
 
 mod durability;
+mod index;
 pub mod keys;
 mod records;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -42,10 +45,47 @@ pub struct Store {
     outbox: sled::Tree,
     dead: sled::Tree,
     corrections: sled::Tree,
+    index: sled::Tree,
     pub durability: Arc<Durability>,
     /// Messages in the journal. sled's `len` scans the whole tree, too slow for every
     /// `/metrics` scrape, so the count is taken once at open and kept up to date.
     stored: Arc<std::sync::atomic::AtomicUsize>,
+    /// Entries of `pending`, `outbox` and `dead`, kept like `stored`: counted when an
+    /// insert finds no entry before it, or a removal finds one.
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    pending: AtomicUsize,
+    outbox: AtomicUsize,
+    dead: AtomicUsize,
+}
+
+/// Inserts into `tree`, counting a new key in `count`.
+fn insert_counted(
+    tree: &sled::Tree,
+    count: &AtomicUsize,
+    key: impl AsRef<[u8]>,
+    value: impl Into<sled::IVec>,
+) -> sled::Result<()> {
+    if tree.insert(key, value)?.is_none() {
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Removes from `tree`, counting a key that was there in `count`.
+fn remove_counted(
+    tree: &sled::Tree,
+    count: &AtomicUsize,
+    key: impl AsRef<[u8]>,
+) -> sled::Result<Option<sled::IVec>> {
+    let removed = tree.remove(key)?;
+    if removed.is_some() {
+        count.fetch_sub(1, Ordering::Relaxed);
+    }
+    Ok(removed)
 }
 
 /// What ingest did with one decoded message.
@@ -157,6 +197,57 @@ fn migrate_idempotency(db: &sled::Db, into: &sled::Tree) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `index` tree's key that says its entries are complete.
+const INDEX_BUILT: &[u8] = b"\xffbuilt";
+
+/// The listing index, built from the records when the store was written by a version
+/// without it (or a build was cut short: entries are written again, and the marker last).
+fn open_index(messages: &sled::Tree, index: sled::Tree) -> anyhow::Result<sled::Tree> {
+    if index.contains_key(INDEX_BUILT)? {
+        return Ok(index);
+    }
+    let mut indexed = 0usize;
+    for item in messages.iter() {
+        let (_, bytes) = item?;
+        let record: Record = from_json(&bytes, "message record")?;
+        for entry in index::entries(&record) {
+            index.insert(entry, &[])?;
+        }
+        indexed += 1;
+    }
+    index.insert(INDEX_BUILT, &[])?;
+    if indexed > 0 {
+        tracing::info!(messages = indexed, "listing index built");
+    }
+    Ok(index)
+}
+
+/// What a listing asks for; `None` matches anything.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub state: Option<State>,
+    pub channel: Option<crate::model::Channel>,
+    /// A prefix of the topic code.
+    pub topic: Option<String>,
+    /// Received at or after, ms since the epoch.
+    pub since: Option<i64>,
+}
+
+impl ListFilter {
+    pub fn matches(&self, record: &Record) -> bool {
+        self.state.is_none_or(|s| record.state == s)
+            && self.channel.is_none_or(|c| record.message.channel == c)
+            && self.since.is_none_or(|t| record.message.received_at >= t)
+            && self.topic.as_deref().is_none_or(|t| {
+                record
+                    .classification
+                    .as_ref()
+                    .and_then(|c| c.topic.as_ref())
+                    .is_some_and(|topic| topic.best.code.starts_with(t))
+            })
+    }
+}
+
 fn key2(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);
     k.extend_from_slice(a.as_bytes());
@@ -192,12 +283,20 @@ impl Store {
         let messages = open("messages")?;
         let idempotency = open("idempotency-sha256")?;
         migrate_idempotency(&db, &idempotency)?;
+        let (pending, outbox, dead) = (open("pending")?, open("outbox")?, open("dead")?);
+        let counts = Arc::new(Counts {
+            pending: AtomicUsize::new(pending.len()),
+            outbox: AtomicUsize::new(outbox.len()),
+            dead: AtomicUsize::new(dead.len()),
+        });
         Ok(Store {
+            counts,
             idempotency,
-            pending: open("pending")?,
-            outbox: open("outbox")?,
-            dead: open("dead")?,
+            pending,
+            outbox,
+            dead,
             corrections: open("corrections")?,
+            index: open_index(&messages, open("index")?)?,
             durability: Arc::new(Durability::new(durability::SledFiles::open(
                 db.clone(),
                 &dir.join("db"),
@@ -245,10 +344,12 @@ impl Store {
             let key = message.idempotency_key.clone();
             let mut record = Record::accepted(message);
             record.trace.extend_from_slice(trace);
-            self.messages.insert(id.as_bytes(), json(&record)?)?;
+            if self.swap_record(&id, None, &[], &record)?.is_none() {
+                anyhow::bail!("message id {id} is taken: the store's id counter went back");
+            }
             self.stored
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.pending.insert(id.as_bytes(), &[])?;
+            insert_counted(&self.pending, &self.counts.pending, id.as_bytes(), &[])?;
             let first = match key {
                 Some(key) => self.claim_key(&keys::index_key(source, &key), &id)?,
                 None => None,
@@ -260,7 +361,7 @@ impl Store {
                 }),
                 Some(first) => {
                     // Never acknowledged and never queued: it goes as if it never came.
-                    self.pending.remove(id.as_bytes())?;
+                    remove_counted(&self.pending, &self.counts.pending, id.as_bytes())?;
                     self.remove_message(&id)?;
                     out.push(Accepted {
                         id: first,
@@ -303,11 +404,61 @@ impl Store {
     }
 
     fn remove_message(&self, id: &str) -> anyhow::Result<()> {
-        if self.messages.remove(id.as_bytes())?.is_some() {
+        if let Some(bytes) = self.messages.remove(id.as_bytes())? {
             self.stored
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            let record: Record = from_json(&bytes, "message record")?;
+            for entry in index::entries(&record) {
+                self.index.remove(entry)?;
+            }
         }
         Ok(())
+    }
+
+    /// Writes `new` as message `id` if the stored bytes are still `expected` (`None`:
+    /// absent), and keeps the index (see [`index`]): the entries it adds to `old` (those
+    /// of the record read) are written before and again after the compare-and-swap, those
+    /// it drops are removed after it and put back if the record has them again by then.
+    /// Returns the bytes written, or `None` if the record changed since it was read.
+    fn swap_record(
+        &self,
+        id: &str,
+        expected: Option<&sled::IVec>,
+        old: &[Vec<u8>],
+        new: &Record,
+    ) -> anyhow::Result<Option<sled::IVec>> {
+        let entries = index::entries(new);
+        let added: Vec<&Vec<u8>> = entries.iter().filter(|e| !old.contains(e)).collect();
+        for entry in &added {
+            self.index.insert(entry.as_slice(), &[])?;
+        }
+        let bytes = sled::IVec::from(json(new)?);
+        if self
+            .messages
+            .compare_and_swap(id.as_bytes(), expected, Some(bytes.clone()))?
+            .is_err()
+        {
+            return Ok(None);
+        }
+        // Again: a concurrent update that dropped them may have removed them meanwhile.
+        for entry in &added {
+            self.index.insert(entry.as_slice(), &[])?;
+        }
+        let dropped: Vec<&Vec<u8>> = old.iter().filter(|e| !entries.contains(e)).collect();
+        if !dropped.is_empty() {
+            for entry in &dropped {
+                self.index.remove(entry.as_slice())?;
+            }
+            if let Some(current) = self.messages.get(id.as_bytes())? {
+                if current != bytes {
+                    let now = index::entries(&from_json(&current, "message record")?);
+                    for entry in dropped.into_iter().filter(|e| now.contains(e)) {
+                        self.index.insert(entry.as_slice(), &[])?;
+                    }
+                }
+            }
+        }
+        Ok(Some(bytes))
     }
 
     /// Makes what a crash during [`Store::accept`] left consistent; run at start-up,
@@ -334,7 +485,7 @@ impl Store {
                 )?
                 .is_some()
             {
-                self.pending.remove(id.as_bytes())?;
+                remove_counted(&self.pending, &self.counts.pending, id.as_bytes())?;
                 self.remove_message(&id)?;
                 removed += 1;
             }
@@ -378,12 +529,12 @@ impl Store {
         mut change: impl FnMut(&mut Record),
     ) -> anyhow::Result<Option<Record>> {
         let ReadRecord { mut record, bytes } = read;
+        let old = index::entries(&record);
         change(&mut record);
         let id = record.message.id.clone();
         if self
-            .messages
-            .compare_and_swap(id.as_bytes(), Some(&bytes), Some(json(&record)?))?
-            .is_ok()
+            .swap_record(&id, Some(&bytes), &old, &record)?
+            .is_some()
         {
             return Ok(Some(record));
         }
@@ -415,14 +566,13 @@ impl Store {
                 return Ok(None);
             };
             let mut record: Record = from_json(&current, "message record")?;
+            let old = index::entries(&record);
             if !change(&mut record) {
                 return Ok(None);
             }
-            let new = json(&record)?;
             if self
-                .messages
-                .compare_and_swap(id.as_bytes(), Some(&current), Some(new))?
-                .is_ok()
+                .swap_record(id, Some(&current), &old, &record)?
+                .is_some()
             {
                 return Ok(Some(record));
             }
@@ -438,17 +588,17 @@ impl Store {
     }
 
     pub fn mark_pending(&self, id: &str) -> anyhow::Result<()> {
-        self.pending.insert(id.as_bytes(), &[])?;
+        insert_counted(&self.pending, &self.counts.pending, id.as_bytes(), &[])?;
         Ok(())
     }
 
     pub fn done_pending(&self, id: &str) -> anyhow::Result<()> {
-        self.pending.remove(id.as_bytes())?;
+        remove_counted(&self.pending, &self.counts.pending, id.as_bytes())?;
         Ok(())
     }
 
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.counts.pending.load(Ordering::Relaxed)
     }
 
     fn outbox_key(due_at: i64, id: &str, sink: &str) -> Vec<u8> {
@@ -465,7 +615,9 @@ impl Store {
     }
 
     pub fn schedule(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
-        self.outbox.insert(
+        insert_counted(
+            &self.outbox,
+            &self.counts.outbox,
             Self::outbox_key(entry.due_at, &entry.id, &entry.sink),
             json(entry)?,
         )?;
@@ -530,8 +682,11 @@ impl Store {
 
     /// Removes a delivery from the outbox (done, or dead-lettered).
     pub fn finish_delivery(&self, entry: &OutboxEntry) -> anyhow::Result<()> {
-        self.outbox
-            .remove(Self::outbox_key(entry.due_at, &entry.id, &entry.sink))?;
+        remove_counted(
+            &self.outbox,
+            &self.counts.outbox,
+            Self::outbox_key(entry.due_at, &entry.id, &entry.sink),
+        )?;
         Ok(())
     }
 
@@ -542,12 +697,16 @@ impl Store {
     }
 
     pub fn outbox_len(&self) -> usize {
-        self.outbox.len()
+        self.counts.outbox.load(Ordering::Relaxed)
     }
 
     pub fn add_dead_letter(&self, dead: &DeadLetter) -> anyhow::Result<()> {
-        self.dead
-            .insert(key2(&dead.id, &dead.target), json(dead)?)?;
+        insert_counted(
+            &self.dead,
+            &self.counts.dead,
+            key2(&dead.id, &dead.target),
+            json(dead)?,
+        )?;
         Ok(())
     }
 
@@ -561,7 +720,7 @@ impl Store {
     }
 
     pub fn dead_letter_count(&self) -> usize {
-        self.dead.len()
+        self.counts.dead.load(Ordering::Relaxed)
     }
 
     /// The dead letters of a message, left in place.
@@ -577,7 +736,7 @@ impl Store {
 
     /// Removes one dead letter (replayed).
     pub fn remove_dead_letter(&self, id: &str, target: &str) -> anyhow::Result<()> {
-        self.dead.remove(key2(id, target))?;
+        remove_counted(&self.dead, &self.counts.dead, key2(id, target))?;
         Ok(())
     }
 
@@ -633,7 +792,10 @@ impl Store {
         let mut out = Vec::new();
         for item in self.dead.scan_prefix(&prefix) {
             let (key, value) = item?;
-            self.dead.remove(&key)?;
+            if remove_counted(&self.dead, &self.counts.dead, &key)?.is_none() {
+                // Taken by a concurrent call meanwhile.
+                continue;
+            }
             out.push(from_json(&value, "dead letter")?);
         }
         Ok(out)
@@ -676,6 +838,65 @@ impl Store {
                 Ok((number, from_json(&value, "correction")?))
             })
             .collect()
+    }
+
+    /// The records that match `filter`, in id (= arrival) order, after `cursor`. Reads
+    /// through an index when the filter names a state, a topic or a channel (see
+    /// [`index`]), and from the first id received at `since`; each record found is
+    /// checked against the whole filter.
+    pub fn list(
+        &self,
+        filter: ListFilter,
+        cursor: Option<&str>,
+    ) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<Record>> + '_>> {
+        // Ids begin with the ms of arrival in 12 hex digits: every id received at
+        // `since` or later sorts after this.
+        let since = filter.since.map(|t| format!("{:012x}", t.max(0)));
+        let after = match (cursor, since.as_deref()) {
+            (Some(c), Some(s)) => Some(c.max(s)),
+            (c, s) => c.or(s),
+        }
+        .unwrap_or("")
+        .to_string();
+        let ids: Option<Box<dyn Iterator<Item = sled::Result<String>>>> =
+            match (&filter.state, &filter.topic, &filter.channel) {
+                // Most messages end delivered: a topic narrows that state down better.
+                (Some(state), topic, _) if *state != State::Delivered || topic.is_none() => {
+                    Some(Box::new(index::ids_in(
+                        &self.index,
+                        index::group(index::STATE, state.as_str()),
+                        &after,
+                    )))
+                }
+                (_, Some(topic), _) => Some(index::ids_with_prefix(
+                    &self.index,
+                    index::TOPIC,
+                    topic,
+                    &after,
+                )?),
+                (_, _, Some(channel)) => Some(Box::new(index::ids_in(
+                    &self.index,
+                    index::group(index::CHANNEL, channel.as_str()),
+                    &after,
+                ))),
+                _ => None,
+            };
+        let records: Box<dyn Iterator<Item = anyhow::Result<Record>> + '_> = match ids {
+            Some(ids) => Box::new(ids.filter_map(move |id| {
+                // An entry whose record is gone (compacted after a stop) is stale.
+                let id = match id {
+                    Ok(id) => id,
+                    Err(e) => return Some(Err(e.into())),
+                };
+                self.get(&id).transpose()
+            })),
+            None => Box::new(
+                self.scan_messages(Some(&after).filter(|a| !a.is_empty()).map(|a| a.as_str())),
+            ),
+        };
+        Ok(Box::new(records.filter(move |r| {
+            r.as_ref().map_or(true, |r| filter.matches(r))
+        })))
     }
 
     /// Records in id (= arrival) order, starting after `cursor`.
@@ -733,6 +954,9 @@ impl Store {
             }
             self.stored
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            for entry in index::entries(&record) {
+                self.index.remove(entry)?;
+            }
             let mut prefix = id.to_vec();
             prefix.push(0);
             for key in self.corrections.scan_prefix(&prefix).keys() {
@@ -867,6 +1091,190 @@ mod tests {
             .schedule(&outbox_entry(&id, "registry", 3_000))
             .unwrap();
         assert!(store.unscheduled_deliveries(&record).unwrap().is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn set_topic(store: &Store, id: &str, code: &str, state: State) {
+        store
+            .update(id, |r| {
+                r.state = state;
+                r.classification = Some(crate::model::Classification {
+                    topic: Some(crate::model::TopicAssignment {
+                        best: crate::model::Topic {
+                            code: code.into(),
+                            name: String::new(),
+                            confidence: 1.0,
+                        },
+                        alternatives: vec![],
+                        low_confidence: false,
+                        reasons: vec![],
+                    }),
+                    ..Default::default()
+                });
+            })
+            .unwrap();
+    }
+
+    fn listed(store: &Store, filter: ListFilter, cursor: Option<&str>) -> Vec<String> {
+        store
+            .list(filter, cursor)
+            .unwrap()
+            .map(|r| r.unwrap().message.id)
+            .collect()
+    }
+
+    #[test]
+    fn listings_read_the_index_and_follow_every_change() {
+        let (store, dir) = temp_store("index");
+        let ids: Vec<String> = (0..9)
+            .map(|n| {
+                store
+                    .accept("mail", vec![message(&format!("k{n}"))], 1_000 + n, &[])
+                    .unwrap()
+                    .remove(0)
+                    .id
+            })
+            .collect();
+        let codes = [
+            "0003.0009.0097.0699",
+            "0003.0008.0001.0001",
+            "0005.0005.0056.1161",
+        ];
+        for (n, id) in ids.iter().enumerate() {
+            let state = if n % 3 == 0 {
+                State::Failed
+            } else {
+                State::Delivered
+            };
+            set_topic(&store, id, codes[n % 3], state);
+        }
+        let by_state = |state| ListFilter {
+            state: Some(state),
+            ..Default::default()
+        };
+        let by_topic = |topic: &str| ListFilter {
+            topic: Some(topic.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            listed(&store, by_state(State::Failed), None),
+            [ids[0].clone(), ids[3].clone(), ids[6].clone()]
+        );
+        assert!(listed(&store, by_state(State::Accepted), None).is_empty());
+        // A prefix over two codes: merged in arrival order.
+        let both: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| n % 3 != 2)
+            .map(|(_, id)| id.clone())
+            .collect();
+        assert_eq!(listed(&store, by_topic("0003"), None), both);
+        assert_eq!(listed(&store, by_topic("0003.000"), None), both);
+        assert_eq!(listed(&store, by_topic("0003"), Some(&ids[3])), both[3..]);
+        assert_eq!(
+            listed(&store, by_topic("0005.0005.0056.1161"), None),
+            [ids[2].clone(), ids[5].clone(), ids[8].clone()]
+        );
+        let both_filters = ListFilter {
+            state: Some(State::Delivered),
+            topic: Some("0003".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            listed(&store, both_filters, None),
+            [ids[1].clone(), ids[4].clone(), ids[7].clone()]
+        );
+        let since = ListFilter {
+            since: Some(1_006),
+            ..Default::default()
+        };
+        assert_eq!(listed(&store, since, None), ids[6..]);
+
+        // A replay moves one back: it leaves the failed listing and joins the routed one.
+        store
+            .reopen_delivery(&ids[3], "s", crate::pipeline::trace_entry("replay", "r"))
+            .unwrap();
+        assert_eq!(
+            listed(&store, by_state(State::Failed), None),
+            [ids[0].clone(), ids[6].clone()]
+        );
+        assert_eq!(
+            listed(&store, by_state(State::Routed), None),
+            [ids[3].clone()]
+        );
+        // A stale entry (a stop between an added entry and a lost swap) is skipped.
+        store
+            .index
+            .insert(
+                index::group(index::STATE, "accepted")
+                    .into_iter()
+                    .chain(ids[1].bytes())
+                    .collect::<Vec<u8>>(),
+                &[],
+            )
+            .unwrap();
+        assert!(listed(&store, by_state(State::Accepted), None).is_empty());
+
+        // A store without the index (an earlier version's) gets it when opened.
+        store.index.clear().unwrap();
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(
+            listed(&store, by_state(State::Failed), None),
+            [ids[0].clone(), ids[6].clone()]
+        );
+        assert_eq!(listed(&store, by_topic("0003"), None), both);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_gauges_counts_follow_every_write_and_survive_a_reopen() {
+        let (store, dir) = temp_store("counts");
+        let counts = |s: &Store| {
+            let counted = (s.pending_len(), s.outbox_len(), s.dead_letter_count());
+            assert_eq!(counted, (s.pending.len(), s.outbox.len(), s.dead.len()));
+            counted
+        };
+        let accepted = store
+            .accept(
+                "mail",
+                vec![message("a"), message("b"), message("a")],
+                1_000,
+                &[],
+            )
+            .unwrap();
+        assert_eq!(counts(&store), (2, 0, 0));
+        store.mark_pending(&accepted[0].id).unwrap();
+        store.done_pending(&accepted[1].id).unwrap();
+        store.done_pending(&accepted[1].id).unwrap();
+        let first = outbox_entry(&accepted[0].id, "s", 100);
+        store.schedule(&first).unwrap();
+        store.schedule(&first).unwrap();
+        let later = outbox_entry(&accepted[0].id, "s", 200);
+        store.reschedule(&first, &later).unwrap();
+        assert_eq!(counts(&store), (1, 1, 0));
+        for target in ["sink:s", "sink:t", "sink:s"] {
+            store
+                .add_dead_letter(&DeadLetter {
+                    id: accepted[0].id.clone(),
+                    target: target.into(),
+                    reason: "refused".into(),
+                    attempts: vec![],
+                    at: 300,
+                })
+                .unwrap();
+        }
+        assert_eq!(counts(&store), (1, 1, 2));
+        store.remove_dead_letter(&accepted[0].id, "sink:t").unwrap();
+        store.finish_delivery(&later).unwrap();
+        assert_eq!(counts(&store), (1, 0, 1));
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(counts(&store), (1, 0, 1));
+        assert_eq!(store.take_dead_letters(&accepted[0].id).unwrap().len(), 1);
+        assert_eq!(counts(&store), (1, 0, 0));
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
