@@ -277,6 +277,13 @@ async fn correct(
         ))
     })?;
     new_revision(&kvs);
+    // The policy decides again on the corrected topic; a new responsible or deadline
+    // reassigns the appeal with history (see sla::correct). The correction stands even
+    // if that fails: the log says why.
+    let by_name = by.clone().unwrap_or_else(|| caller.name.clone());
+    if let Err(e) = crate::sla::correct::on_corrected(&hub, &id, &by_name).await {
+        tracing::warn!(message_id = %id, error = %crate::observability::for_log(&format!("{e:#}")), "re-deciding after a correction failed");
+    }
     hub.store
         .durability
         .wait()

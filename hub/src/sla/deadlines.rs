@@ -148,7 +148,7 @@ pub fn apply(rule: &Rule, clock: &Clock, received: Timestamp) -> Deadlines {
             (AnswerFrom::Registration, Some(registration)) => registration,
             _ => received,
         };
-        let mut answer = clock.add(from, span);
+        let answer = clock.add(from, span);
         let counted = match (rule.answer_from, out.registration) {
             (AnswerFrom::Registration, Some(_)) => "of the registration deadline",
             _ => "of receipt",
@@ -159,12 +159,8 @@ pub fn apply(rule: &Rule, clock: &Clock, received: Timestamp) -> Deadlines {
             span.describe(),
             describe(answer)
         ));
-        // An appeal cannot be answered before it is registered.
-        if let Some(registration) = out.registration {
-            if answer < registration {
-                answer = registration;
-            }
-        }
+        // An appeal cannot be answered before it is registered: a short answer deadline
+        // brings registration forward with it.
         if let Some(registration) = out.registration.filter(|r| *r > answer) {
             out.registration = Some(answer);
             out.reasons.push(format!(

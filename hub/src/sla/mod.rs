@@ -10,6 +10,7 @@
 pub mod api;
 pub mod appeals;
 pub mod config;
+pub mod correct;
 pub mod deadlines;
 pub mod directory;
 pub mod report;
@@ -249,10 +250,11 @@ impl Sla {
         }
         let now = now_millis();
         let watch = |deadline: Timestamp| initial || deadline > now;
-        if let (Some(deadline), AppealState::Received) = (
-            appeal.registration_deadline.filter(|d| watch(*d)),
-            appeal.state,
-        ) {
+        // A registration due with the answer is watched by the answer's timer alone.
+        let registration = appeal
+            .registration_deadline
+            .filter(|d| watch(*d) && appeal.answer_deadline.is_none_or(|a| *d < a));
+        if let (Some(deadline), AppealState::Received) = (registration, appeal.state) {
             self.timers.schedule(&Timer {
                 due: deadline,
                 appeal: appeal.id.clone(),
