@@ -206,7 +206,12 @@ mod tests {
             d(2025, 11, 1),
             d(2025, 12, 30),
         ]);
-        for short in [d(2025, 3, 7), d(2025, 4, 30), d(2025, 6, 11), d(2025, 11, 1)] {
+        for short in [
+            d(2025, 3, 7),
+            d(2025, 4, 30),
+            d(2025, 6, 11),
+            d(2025, 11, 1),
+        ] {
             assert!(day_info(short).shortened, "{short} is shortened");
         }
         assert!(!day_info(d(2025, 12, 30)).shortened);
@@ -238,7 +243,12 @@ mod tests {
             d(2026, 11, 3),
             d(2026, 11, 5),
         ]);
-        for short in [d(2026, 4, 30), d(2026, 5, 8), d(2026, 6, 11), d(2026, 11, 3)] {
+        for short in [
+            d(2026, 4, 30),
+            d(2026, 5, 8),
+            d(2026, 6, 11),
+            d(2026, 11, 3),
+        ] {
             assert!(day_info(short).shortened, "{short} is shortened");
         }
         assert!(!day_info(d(2026, 2, 20)).shortened);
