@@ -174,7 +174,12 @@ async fn all_delivered(listen: &str, expected: usize) -> HashMap<String, String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_unfinished() {
-    const MESSAGES: usize = 3_000;
+    // 3,000 by default, for CI; `OKNO_DURABILITY_messages=20000` runs the size.
+    let messages_env = std::env::var("OKNO_DURABILITY_messages").ok();
+    let messages: usize = messages_env.map_or(3_000, |n| {
+        n.parse()
+            .expect("OKNO_DURABILITY_messages must be a number of messages")
+    });
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let sink = Sink::start(port).await;
@@ -191,22 +196,22 @@ async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_u
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let sending = tokio::spawn(send_all(
         listen.clone(),
-        (0..MESSAGES).collect(),
+        (0..messages).collect(),
         acknowledged.clone(),
     ));
     // kill -9 halfway, with ingest, classification and deliveries all under way.
     eventually("half the messages acknowledged", LIMIT, || {
-        acknowledged.load(Ordering::SeqCst) >= MESSAGES / 2
+        acknowledged.load(Ordering::SeqCst) >= messages / 2
     })
     .await;
     hub.kill();
     let before_kill = sending.await.unwrap();
-    assert!(before_kill.len() < MESSAGES, "the kill cut the load short");
+    assert!(before_kill.len() < messages, "the kill cut the load short");
 
     let mut hub = spawn_hub(&config, None);
     wait_for_port(&listen).await;
     // The senders try again what was not acknowledged, with the same Message-IDs.
-    let missing: Vec<usize> = (0..MESSAGES)
+    let missing: Vec<usize> = (0..messages)
         .filter(|n| !before_kill.contains_key(n))
         .collect();
     let after_restart = send_all(listen.clone(), missing, Arc::default()).await;
@@ -214,7 +219,7 @@ async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_u
     ids.extend(after_restart);
     assert_eq!(
         ids.len(),
-        MESSAGES,
+        messages,
         "every mail acknowledged after the restart"
     );
 
@@ -223,17 +228,17 @@ async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_u
         ids.values().all(|id| got.contains(id))
     })
     .await;
-    let states = all_delivered(&listen, MESSAGES).await;
+    let states = all_delivered(&listen, messages).await;
     // Each acknowledged id is in the store, and the store holds one message per mail:
     // a retry of a mail stored before the kill got that message's id.
     for (n, id) in &before_kill {
         assert!(states.contains_key(id), "mail {n}'s message {id} was lost");
     }
     let distinct: BTreeSet<&String> = ids.values().collect();
-    assert_eq!(distinct.len(), MESSAGES, "one message id per mail");
+    assert_eq!(distinct.len(), messages, "one message id per mail");
     assert_eq!(
         states.len(),
-        MESSAGES,
+        messages,
         "one message per mail in the store, not a second for a retried one"
     );
     hub.kill();
