@@ -230,9 +230,13 @@ async fn soap(State(shared): State<Shared>, body: Bytes) -> Response {
         }
     };
     let mut state = shared.state.lock().unwrap();
-    state
-        .calls
-        .push(request.operation.trim_end_matches("Request").to_string());
+    state.calls.push(
+        request
+            .operation
+            .strip_suffix("Request")
+            .unwrap_or(&request.operation)
+            .to_string(),
+    );
     if !state.faults.is_empty() {
         let f = state.faults.remove(0);
         return fault(&f.code, &f.description, &request.version);
@@ -453,12 +457,7 @@ fn flatten(text: &str) -> anyhow::Result<Flat> {
                 let attrs = s
                     .attributes()
                     .filter_map(|a| a.ok())
-                    .map(|a| {
-                        (
-                            a.key.local_name().as_ref().to_string(),
-                            a.value.to_string(),
-                        )
-                    })
+                    .map(|a| (a.key.local_name().as_ref().to_string(), a.value.to_string()))
                     .collect();
                 out.push((
                     ns,
