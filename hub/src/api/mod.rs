@@ -5,6 +5,7 @@ pub mod access;
 mod admin;
 mod corrections;
 mod error;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .merge(corrections::routes())
         .merge(crate::sla::api::routes())
         .merge(admin::routes())
+        .merge(webhook::routes())
         // Every route, and only routes (an unknown path stays a plain 404), passes the
         // token check first.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -69,27 +71,7 @@ async fn ingest(
         hub.metrics.rejected("too-large");
         ApiError::from(e)
     })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
-    let metadata = headers
-        .iter()
-        .filter(|(name, _)| name.as_str().starts_with("x-"))
-        .filter(|(_, value)| value.len() <= MAX_METADATA_VALUE_BYTES)
-        .filter_map(|(name, value)| {
-            Some((
-                format!("http.header.{name}"),
-                value.to_str().ok()?.to_string(),
-            ))
-        })
-        .take(MAX_METADATA_HEADERS)
-        .collect();
-    let inbound = Inbound {
-        bytes: body.to_vec(),
-        content_type,
-        metadata,
-    };
+    let inbound = inbound_from(&headers, body);
     match hub.ingest(&source, inbound).await {
         Ok(accepted) => {
             let ids: Vec<&str> = accepted.iter().map(|a| a.id.as_str()).collect();
@@ -106,28 +88,68 @@ async fn ingest(
                 .collect();
             Ok((status, Json(json!({"ids": ids, "duplicates": duplicates}))).into_response())
         }
-        Err(IngestError::UnknownSource(s)) => Err(ApiError::new(
+        Err(e) => Err(ingest_error(e)),
+    }
+}
+
+/// What an ingest hands the connector: the body, its Content-Type, and the `x-` headers
+/// as `http.header.NAME` metadata (bounded: metadata is routable and stored).
+fn inbound_from(headers: &HeaderMap, body: Bytes) -> Inbound {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let metadata = headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-"))
+        .filter(|(_, value)| value.len() <= MAX_METADATA_VALUE_BYTES)
+        .filter_map(|(name, value)| {
+            Some((
+                format!("http.header.{name}"),
+                value.to_str().ok()?.to_string(),
+            ))
+        })
+        .take(MAX_METADATA_HEADERS)
+        .collect();
+    Inbound {
+        bytes: body.to_vec(),
+        content_type,
+        metadata,
+    }
+}
+
+/// An ingest's refusal as the API answers it, on the source route and the webhook route.
+fn ingest_error(error: IngestError) -> ApiError {
+    match error {
+        IngestError::UnknownSource(s) => ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_source",
             format!("no source named {s:?} is configured"),
-        )),
-        Err(e @ IngestError::Busy(_)) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            e.to_string(),
-        )),
-        Err(IngestError::Decode(e)) => Err(ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "decode_failed",
-            message: e.to_string(),
-            details: json!({"kind": e.kind()}),
-        }),
-        Err(IngestError::Store(e)) => Err(ApiError::internal(e)),
-        Err(e @ IngestError::StorageUnavailable(_)) => Err(ApiError::new(
+        ),
+        e @ IngestError::Busy(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string())
+        }
+        IngestError::Decode(e) => {
+            // A connector's structured refusal: a missing or wrong secret, or fields by name.
+            let refusal = match &e {
+                crate::runtime::CallError::Plugin { plugin, error } => {
+                    webhook::refusal(plugin, error)
+                }
+                _ => None,
+            };
+            refusal.unwrap_or_else(|| ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "decode_failed",
+                message: e.to_string(),
+                details: json!({"kind": e.kind()}),
+            })
+        }
+        IngestError::Store(e) => ApiError::internal(e),
+        e @ IngestError::StorageUnavailable(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_unavailable",
             e.to_string(),
-        )),
+        ),
     }
 }
 

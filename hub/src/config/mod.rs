@@ -196,6 +196,19 @@ pub struct SourceConfig {
     pub dir: Option<crate::transport::dir::config::DirInConfig>,
     /// `[sources.smtp]`: the SMTP listener, for `transport = "smtp"`.
     pub smtp: Option<crate::transport::smtp::config::SmtpInConfig>,
+    /// Who checks a push: `token` (default), a `source` token bound to this source; or
+    /// `connector`, which also opens `POST /v1/webhooks/NAME` to callers without a token
+    /// (VK, Telegram), whose shared secret the connector checks (see `api::webhook`).
+    #[serde(default)]
+    pub auth: SourceAuth,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceAuth {
+    #[default]
+    Token,
+    Connector,
 }
 
 #[derive(Debug, Default, Deserialize)]

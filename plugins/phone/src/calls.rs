@@ -75,11 +75,13 @@ pub struct Call {
 }
 
 impl Call {
-    /// The caller's leg: the first that does not run on a Local half.
+    /// The caller's leg: the one whose id is the call's (Asterisk's first channel,
+    /// FreeSWITCH's a-leg), else the first that does not run on a Local half.
     pub fn caller_leg(&self) -> &Leg {
         self.legs
             .iter()
-            .find(|l| !Leg::is_local(&l.channel))
+            .find(|l| l.id == self.id)
+            .or_else(|| self.legs.iter().find(|l| !Leg::is_local(&l.channel)))
             .unwrap_or(&self.legs[0])
     }
 
