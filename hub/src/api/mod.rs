@@ -196,15 +196,13 @@ async fn list_messages(
     let state = match &q.state {
         None => None,
         Some(state) => Some(
-            serde_json::from_value::<MessageState>(Value::String(state.clone())).map_err(
-                |_| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "bad_query",
-                        format!("unknown state {state:?}"),
-                    )
-                },
-            )?,
+            serde_json::from_value::<MessageState>(Value::String(state.clone())).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_query",
+                    format!("unknown state {state:?}"),
+                )
+            })?,
         ),
     };
     let channel = match &q.channel {

@@ -595,7 +595,10 @@ impl Config {
                     format!("source {:?} is defined twice", source.name.get_ref()),
                 );
             }
-            if !matches!(source.transport.get_ref().as_str(), "http" | "smtp" | "poll" | "dir") {
+            if !matches!(
+                source.transport.get_ref().as_str(),
+                "http" | "smtp" | "poll" | "dir"
+            ) {
                 p.at(
                     source.transport.span(),
                     format!(

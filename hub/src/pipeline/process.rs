@@ -75,7 +75,13 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
     // The SLA engine's reminders and escalations are routed only.
     let internal = crate::sla::is_internal(&message);
     let mut classification = record.classification.unwrap_or_default();
-    for name in active.config.pipeline.classifiers.iter().filter(|_| !internal) {
+    for name in active
+        .config
+        .pipeline
+        .classifiers
+        .iter()
+        .filter(|_| !internal)
+    {
         let Some(plugin) = active.plugin(name.get_ref()) else {
             continue;
         };
@@ -138,9 +144,9 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
 
     // Deadlines by the SLA rules, assignment by the directory, timers.
     let started = Instant::now();
-    if let Some(mut entry) = hub
-        .sla
-        .on_decided(&active.config, &message, &classification, &mut decision)?
+    if let Some(mut entry) =
+        hub.sla
+            .on_decided(&active.config, &message, &classification, &mut decision)?
     {
         entry.duration_us = started.elapsed().as_micros() as u64;
         traced.push(entry);

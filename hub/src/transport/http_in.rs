@@ -146,9 +146,10 @@ async fn admit_body(
                 ),
             )
             .into_response();
-            refused
-                .headers_mut()
-                .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            refused.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
             return refused;
         }
     }
