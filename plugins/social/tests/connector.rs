@@ -239,3 +239,103 @@ fn replies_go_through_the_platforms_api() {
     assert_eq!(receipt["result"]["message_id"], 77);
     assert!(receipt["text"].as_str().unwrap().contains("01JH8Z3K6Q2X"));
 }
+
+#[test]
+fn a_vk_discussion_post_is_a_comment_answered_in_the_discussion() {
+    let host = host().http_response(
+        "https://api.vk.com/method/board.createComment",
+        200,
+        br#"{"response": 5}"#,
+    );
+    // As VK's Callback API sends board_post_new (API 5.199): the post and its topic.
+    let event = r#"{"type": "board_post_new", "group_id": 218765432, "event_id": "b4e1",
+        "secret": "s3cret", "object": {"id": 4, "from_id": 512345678, "date": 1795852800,
+        "text": "Когда откроют приём заявок на гранты?", "topic_id": 49213,
+        "topic_owner_id": -218765432}}"#;
+    let mut decoded = host
+        .run(|| SocialConnector::decode(webhook(event.as_bytes().to_vec(), None)))
+        .unwrap();
+    assert_eq!(decoded.len(), 1);
+    let mut m = decoded.remove(0);
+    assert_eq!(m.metadata_value("tag"), Some("social.comment"));
+    assert_eq!(m.metadata_value("vk.event"), Some("board_post_new"));
+    assert_eq!(m.metadata_value("vk.topic-id"), Some("49213"));
+    assert_eq!(
+        m.idempotency_key.as_deref(),
+        Some("vk:218765432:board:49213_4")
+    );
+    assert_eq!(m.body, "Когда откроют приём заявок на гранты?");
+    // The community's own post in its discussion is no appeal.
+    let own = event.replace("512345678", "-218765432");
+    assert!(host
+        .run(|| SocialConnector::decode(webhook(own.into_bytes(), None)))
+        .unwrap()
+        .is_empty());
+    m.id = "01JH8Z3K6Q2Y".into();
+    let out = host
+        .run(|| {
+            SocialConnector::encode(
+                m,
+                Classification::default(),
+                Decision::new(Priority::Normal),
+            )
+        })
+        .unwrap();
+    let receipt: serde_json::Value = serde_json::from_slice(&out.bytes).unwrap();
+    assert_eq!(receipt["method"], "board.createComment");
+}
+
+#[test]
+fn a_telegram_edit_is_a_new_version_and_a_button_an_official_appeal() {
+    let host = host();
+    let decode = |bytes: Vec<u8>| {
+        host.run(|| SocialConnector::decode(webhook(bytes, Some("t0ken"))))
+            .unwrap()
+    };
+    let mut edited: serde_json::Value =
+        serde_json::from_slice(&sample("tg_teloxide_message_de_text_ru.json")).unwrap();
+    edited["text"] = "Исправляю: отопления нет с понедельника".into();
+    edited["edit_date"] = 1568289950.into();
+    let edit = decode(update("edited_message", edited.to_string().as_bytes()));
+    assert_eq!(edit.len(), 1);
+    assert_eq!(
+        edit[0].metadata_value("tag"),
+        Some("social.official-appeal")
+    );
+    assert_eq!(edit[0].metadata_value("social.edited"), Some("true"));
+    assert_eq!(
+        edit[0].metadata_value("telegram.update"),
+        Some("edited_message")
+    );
+    // Its own key, so the edit is stored beside the original, not taken for a repeat.
+    assert_eq!(
+        edit[0].idempotency_key.as_deref(),
+        Some("telegram:250918540:199785:edit:1568289950")
+    );
+    assert_eq!(edit[0].body, "Исправляю: отопления нет с понедельника");
+
+    // A button pressed under the bot's message (Bot API's CallbackQuery).
+    let query = serde_json::json!({"update_id": 10002, "callback_query": {
+        "id": "4382bfdwdsb323b2d9",
+        "from": {"id": 250918540, "is_bot": false, "first_name": "Андрей", "last_name": "Власов", "username": "aka_dude", "language_code": "ru"},
+        "message": {"message_id": 199790, "date": 1568289990, "chat": {"id": 250918540, "type": "private", "first_name": "Андрей"}, "from": {"id": 777000, "is_bot": true, "first_name": "Минсоц", "username": "minsoc_bot"}, "text": "Чем можем помочь?"},
+        "chat_instance": "-8311532341451515",
+        "data": "topic:heating"
+    }});
+    let pressed = decode(query.to_string().into_bytes());
+    assert_eq!(pressed.len(), 1);
+    assert_eq!(
+        pressed[0].metadata_value("tag"),
+        Some("social.official-appeal")
+    );
+    assert_eq!(pressed[0].body, "[кнопка] topic:heating");
+    assert_eq!(
+        pressed[0].idempotency_key.as_deref(),
+        Some("telegram:callback:4382bfdwdsb323b2d9")
+    );
+    assert_eq!(
+        pressed[0].metadata_value("telegram.chat-id"),
+        Some("250918540")
+    );
+    assert_eq!(pressed[0].client.name.as_deref(), Some("Андрей Власов"));
+}
