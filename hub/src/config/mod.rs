@@ -256,6 +256,10 @@ pub struct SinkConfig {
     pub tls: Option<ClientTls>,
     /// `[sinks.smtp]`: STARTTLS and login for `transport = "smtp"`.
     pub smtp: Option<crate::transport::smtp::config::SmtpSinkConfig>,
+    /// Wait up to this long after a message arrived for the registration number the
+    /// EDMS or SOG gives it before encoding (a reply that should quote it); 0: never wait.
+    #[serde(default)]
+    pub hold_for_registration_ms: u64,
 }
 
 fn no_url() -> Spanned<String> {

@@ -109,6 +109,19 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
     };
     let record = &read.record;
     let received_at = record.message.received_at;
+    // A sink that waits for the registration number (a reply quoting it) looks again
+    // shortly; no attempt is counted.
+    if let Some(due_at) = active.config.sink(&entry.sink).and_then(|sink| {
+        super::registration::held_until(sink, record, crate::sla::now_millis())
+    }) {
+        return hub.store.reschedule(
+            &entry,
+            &OutboxEntry {
+                due_at,
+                ..entry.clone()
+            },
+        );
+    }
     let outcome: Result<(), (SendError, bool)> = match active.config.sink(&entry.sink) {
         None => Err((
             SendError::Permanent(format!("sink {:?} is no longer configured", entry.sink)),
@@ -125,8 +138,9 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
             Some(connector) => {
                 let classification = record.classification.clone().unwrap_or_default();
                 let decision = record.decision.clone().unwrap_or_default();
+                let message = super::registration::for_encode(record);
                 match connector
-                    .encode(&record.message, &classification, &decision)
+                    .encode(&message, &classification, &decision)
                     .await
                 {
                     Err(e) => {

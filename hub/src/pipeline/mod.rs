@@ -5,6 +5,7 @@ mod active;
 mod deliver;
 pub mod metrics;
 mod process;
+mod registration;
 mod replay;
 
 use std::path::PathBuf;

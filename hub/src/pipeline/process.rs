@@ -71,6 +71,8 @@ async fn process(hub: &Hub, id: &str) -> anyhow::Result<()> {
     let message = record.message;
     // The trace entries this run adds.
     let mut traced = Vec::new();
+    // An answer carrying a registration number puts it on the appeal it answers.
+    traced.extend(super::registration::carry(hub, &message)?);
 
     // The SLA engine's reminders and escalations are routed only.
     let internal = crate::sla::is_internal(&message);

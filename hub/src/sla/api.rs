@@ -62,7 +62,13 @@ async fn sstu(
 
 async fn appeal(State(hub): State<Arc<Hub>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     match hub.sla.get(&id).map_err(ApiError::internal)? {
-        Some(a) => Ok(Json(a).into_response()),
+        Some(a) => {
+            // The number the EDMS or SOG registered it under, kept on the message's record.
+            let mut view = serde_json::to_value(a).map_err(|e| ApiError::internal(e.into()))?;
+            let registration = hub.store.get(&id).map_err(ApiError::internal)?;
+            view["registration"] = json!(registration.and_then(|r| r.registration));
+            Ok(Json(view).into_response())
+        }
         None => Err(not_watched(&id)),
     }
 }

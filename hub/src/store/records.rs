@@ -97,6 +97,24 @@ pub struct Record {
     /// Corrections ever made (the number of the latest).
     #[serde(default)]
     pub corrections_total: u64,
+    /// The number a registering system (the EDMS, SOG) gave this appeal, carried back
+    /// from its answer (see `pipeline/registration.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
+}
+
+/// An appeal's registration in the system of record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// `edms` or `sog`: whose number it is.
+    pub system: String,
+    pub number: String,
+    /// The registration date as the system wrote it, when it did.
+    pub date: Option<String>,
+    /// The hub id of the answer that carried the number.
+    pub by_message: String,
+    /// When the number reached the hub.
+    pub at: Timestamp,
 }
 
 impl Record {
@@ -111,6 +129,7 @@ impl Record {
             trace: Vec::new(),
             corrections: Vec::new(),
             corrections_total: 0,
+            registration: None,
         }
     }
 
