@@ -146,6 +146,25 @@ pub struct Appeal {
     /// Phone: transfers before the call reached someone who could answer.
     #[serde(default)]
     pub transfers: Option<u32>,
+    /// Forwarded: the body it went to (ССТУ's «ПВ»).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_to: Option<String>,
+}
+
+impl Appeal {
+    /// A phone call transferred more than the two times the order allows.
+    pub fn flagged_call(&self) -> bool {
+        self.transfers.is_some_and(|n| n > 2)
+    }
+
+    /// Why it was forwarded, as the forwarding transition says (ССТУ's «Цель напр.»).
+    pub fn forwarding_reason(&self) -> Option<&str> {
+        self.history
+            .iter()
+            .rev()
+            .find(|t| t.to == AppealState::Forwarded)
+            .and_then(|t| t.reason.as_deref())
+    }
 }
 
 /// An official's request to move an appeal.
@@ -162,6 +181,9 @@ pub struct TransitionRequest {
     pub executor: Option<String>,
     #[serde(default)]
     pub department: Option<String>,
+    /// Forwarding: the body it goes to.
+    #[serde(default)]
+    pub forwarded_to: Option<String>,
 }
 
 /// Why a transition was refused.
@@ -252,7 +274,14 @@ pub fn apply(
                 "a new deadline is set only by an extension or a report's rejection".into(),
             ));
         }
-        if appeal.answer_deadline.is_some_and(|old| d <= old) || d <= now {
+        // An extension only lengthens the term; a rejected report gets a new term of
+        // its own, which may end before the old one.
+        if d <= now {
+            return Err(TransitionError::Invalid(
+                "the new deadline must be later than now".into(),
+            ));
+        }
+        if !rejection && appeal.answer_deadline.is_some_and(|old| d <= old) {
             return Err(TransitionError::Invalid(
                 "the new deadline must be later than the current one and than now".into(),
             ));
@@ -288,6 +317,14 @@ pub fn apply(
     }
     if let Some(d) = &request.department {
         appeal.department = Some(d.clone());
+    }
+    if to == AppealState::Forwarded {
+        appeal.forwarded_to = request
+            .forwarded_to
+            .as_deref()
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(|b| crate::observability::bounded(b, MAX_REASON_BYTES).into_owned());
     }
     appeal.state = to;
     let transition = Transition {
@@ -329,6 +366,7 @@ mod tests {
             late: false,
             history: vec![],
             transfers: None,
+            forwarded_to: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod correct;
 pub mod deadlines;
 pub mod directory;
+pub mod events;
 pub mod report;
 pub mod sstu;
 pub mod timers;
@@ -67,18 +68,137 @@ pub fn is_internal(message: &Message) -> bool {
 }
 
 /// The appeals' states and the timers, in the store's trees `sla_appeals` and
-/// `sla_timers`.
+/// `sla_timers`; `sla_refs` finds an appeal by the numbers other systems gave it.
 pub struct Sla {
     appeals: sled::Tree,
+    refs: sled::Tree,
     pub timers: Arc<Timers>,
+    /// The messages' records, for the trace an event leaves on the appeal it moves.
+    store: crate::store::Store,
 }
 
 impl Sla {
     pub fn open(store: &crate::store::Store) -> anyhow::Result<Sla> {
         Ok(Sla {
             appeals: store.tree("sla_appeals")?,
+            refs: store.tree("sla_refs")?,
             timers: Arc::new(Timers::new(store.tree("sla_timers")?)),
+            store: store.clone(),
         })
+    }
+
+    /// The appeal a message refers to (see [`events::references`]), never itself.
+    fn referred(&self, message: &Message) -> anyhow::Result<Option<String>> {
+        for reference in events::references(message) {
+            let id = match reference {
+                events::Reference::Id(id) => id,
+                events::Reference::Key(key) => match self.refs.get(key.as_bytes())? {
+                    Some(v) => String::from_utf8_lossy(&v).into_owned(),
+                    None => continue,
+                },
+            };
+            if id != message.id && self.appeals.contains_key(id.as_bytes())? {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Remembers the registration numbers and card uid `message` carries as naming
+    /// `appeal`, so that a later event carrying only one of them finds it.
+    fn remember(&self, message: &Message, appeal: &str) -> anyhow::Result<()> {
+        for key in events::keys(message) {
+            self.refs.insert(key.as_bytes(), appeal.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Applies an event to the appeal it refers to, through the state machine; a refusal
+    /// changes nothing and is traced on both messages. Returns the event's trace entry.
+    fn on_event(
+        &self,
+        config: &crate::config::Config,
+        clock: &Clock,
+        message: &Message,
+        event: &events::Event,
+        target: &str,
+    ) -> anyhow::Result<TraceEntry> {
+        enum Outcome {
+            Moved(Vec<String>),
+            Unchanged(String),
+            Refused(String),
+        }
+        let sla = &config.sla;
+        let by = events::by(event, message);
+        let now = now_millis();
+        let updated = self.update(target, |appeal| {
+            if events::done_already(appeal, &by) {
+                return Err(Outcome::Unchanged("applied already".into()));
+            }
+            // Applied to a copy: an implied state made before a refused one is undone.
+            let mut copy = appeal.clone();
+            match events::apply_step(&mut copy, &event.step, sla, clock, now, &by) {
+                Ok(applied) if applied.transitions.is_empty() => {
+                    Err(Outcome::Unchanged(match &event.step {
+                        events::Step::Note(note) => note.clone(),
+                        events::Step::To { state, .. } => {
+                            format!("the appeal is {} already", state.as_str())
+                        }
+                    }))
+                }
+                Ok(applied) => {
+                    *appeal = copy;
+                    Ok(applied.transitions)
+                }
+                Err(e) => Err(Outcome::Refused(e.to_string())),
+            }
+        })?;
+        let outcome = match updated {
+            None => Outcome::Unchanged("the appeal is no longer kept".into()),
+            Some(Ok((appeal, transitions))) => {
+                self.schedule(&appeal, sla, clock, false)?;
+                Outcome::Moved(transitions)
+            }
+            Some(Err(outcome)) => outcome,
+        };
+        self.remember(message, target)?;
+        let what = format!(
+            "{} event {} (message {})",
+            event.system, event.name, message.id
+        );
+        let (on_appeal, on_event) = match &outcome {
+            Outcome::Moved(t) => (
+                format!("{what}: {}", t.join(", ")),
+                format!(
+                    "{} event {} moved appeal {target}: {}",
+                    event.system,
+                    event.name,
+                    t.join(", ")
+                ),
+            ),
+            Outcome::Unchanged(why) => (
+                format!("{what}: nothing to change ({why})"),
+                format!(
+                    "{} event {} for appeal {target}: nothing to change ({why})",
+                    event.system, event.name
+                ),
+            ),
+            Outcome::Refused(why) => (
+                format!("{what} refused by the state machine: {why}"),
+                format!(
+                    "{} event {} for appeal {target} refused by the state machine: {why}",
+                    event.system, event.name
+                ),
+            ),
+        };
+        if let Outcome::Refused(why) = &outcome {
+            tracing::warn!(appeal = %target, event = %event.name, error = %why, "an event the state machine refuses");
+        }
+        self.store.update(target, |r| {
+            r.trace
+                .push(crate::pipeline::trace_entry("sla", &on_appeal))
+        })?;
+        Ok(crate::pipeline::trace_entry("sla", &on_event))
     }
 
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Appeal>> {
@@ -141,6 +261,33 @@ impl Sla {
             utc_offset_minutes: config.hub.utc_offset_minutes,
             hours: &sla.working_hours,
         };
+        // An event of the EDMS or SOG about an appeal moves that appeal; it owes no
+        // answer of its own.
+        if let Some(event) = events::read(message) {
+            let target = self.referred(message)?;
+            if target.is_some() || event.only_event {
+                decision.registration_deadline = None;
+                decision.answer_deadline = None;
+            }
+            match target {
+                Some(target) => {
+                    return self
+                        .on_event(config, &clock, message, &event, &target)
+                        .map(Some)
+                }
+                None if event.only_event => {
+                    return Ok(Some(crate::pipeline::trace_entry(
+                        "sla",
+                        &format!(
+                            "{} event {} refers to no appeal the hub watches; not an appeal itself",
+                            event.system, event.name
+                        ),
+                    )))
+                }
+                // A SOG card the hub has not seen: a new appeal.
+                None => {}
+            }
+        }
         let Some(deadlines) = deadlines::compute(sla, &clock, message, classification, decision)
         else {
             return Ok(None);
@@ -212,6 +359,7 @@ impl Sla {
             late: false,
             history: Vec::new(),
             transfers,
+            forwarded_to: None,
         };
         let inserted = self
             .appeals
@@ -223,6 +371,7 @@ impl Sla {
             .is_ok();
         if inserted {
             self.schedule(&appeal, sla, &clock, true)?;
+            self.remember(message, &message.id)?;
         }
         Ok(Some(TraceEntry {
             at: now_millis(),

@@ -39,6 +39,8 @@ pub struct Counts {
     pub answered: u64,
     /// Average hours from receipt to answer, over the answered.
     pub average_answer_hours: Option<f64>,
+    /// Phone calls transferred more than twice (the order allows two).
+    pub flagged_calls: u64,
     #[serde(skip)]
     answer_ms_sum: i64,
 }
@@ -47,6 +49,9 @@ impl Counts {
     fn add(&mut self, a: &Appeal) {
         self.total += 1;
         *self.by_state.entry(a.state.as_str().into()).or_default() += 1;
+        if a.flagged_call() {
+            self.flagged_calls += 1;
+        }
         if a.late {
             self.late += 1;
         } else if a.state.is_done() {
@@ -145,6 +150,7 @@ pub fn execution_csv(report: &Execution) -> anyhow::Result<Vec<u8>> {
         "late",
         "answered",
         "average_answer_hours",
+        "flagged_calls",
         "received",
         "registered",
         "assigned",
@@ -185,6 +191,7 @@ pub fn execution_csv(report: &Execution) -> anyhow::Result<Vec<u8>> {
             c.answered.to_string(),
             c.average_answer_hours
                 .map_or_else(String::new, |h| format!("{h:.1}")),
+            c.flagged_calls.to_string(),
         ];
         for state in AppealState::ALL {
             row.push(
@@ -256,5 +263,57 @@ pub async fn execution(
         Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], bytes).into_response())
     } else {
         Ok(Json(report).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Channel;
+
+    fn call(id: &str, transfers: Option<u32>) -> Appeal {
+        Appeal {
+            id: id.into(),
+            state: AppealState::Answered,
+            channel: Channel::Phone,
+            received_at: 10,
+            topic: None,
+            rule: "phone-answered-on-call".into(),
+            registration_deadline: None,
+            answer_deadline: None,
+            extendable: false,
+            extended: false,
+            department: Some("hotline".into()),
+            executor: None,
+            controller: None,
+            report_due: None,
+            registered_at: None,
+            answered_at: Some(20),
+            late: false,
+            history: vec![],
+            transfers,
+            forwarded_to: None,
+        }
+    }
+
+    /// Calls transferred more than twice are counted, overall and per group, in JSON
+    /// and CSV.
+    #[test]
+    fn calls_with_more_than_two_transfers_are_counted() {
+        let appeals = [
+            call("a", Some(3)),
+            call("b", Some(2)),
+            call("c", None),
+            call("d", Some(5)),
+        ];
+        let report = execution_report(appeals.into_iter().map(Ok), None, None, None, 100).unwrap();
+        assert_eq!(report.overall.flagged_calls, 2);
+        assert_eq!(report.by_channel["phone"].flagged_calls, 2);
+        assert_eq!(report.by_department["hotline"].flagged_calls, 2);
+        let csv = String::from_utf8(execution_csv(&report).unwrap()).unwrap();
+        let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+        let column = header.iter().position(|h| *h == "flagged_calls").unwrap();
+        let overall: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(overall[column], "2");
     }
 }

@@ -2,6 +2,11 @@
 //! обзоров» import layout — UTF-8 with a BOM, CRLF line ends, `;` between fields, the 25
 //! columns below in this order, dates `DD.MM.YYYY`. One row per appeal received in the
 //! month (in the body's time zone); a value the hub does not know is left empty.
+//!
+//! The layout names its columns without defining them; the hub reads the three it fills
+//! from an appeal's life as: ПВ «переадресовано в» (the body a forwarded appeal went
+//! to), ОЖ «ожидается ответ» (the answer deadline while an answer is owed) and «Цель
+//! напр.» (why a forwarded appeal went there, as its forwarding says).
 
 use serde::{Deserialize, Serialize};
 
@@ -179,10 +184,24 @@ pub fn row(
             "Да"
         }
         .into(),
-        String::new(),
+        // ПВ, «переадресовано в»: the body a forwarded appeal went to.
+        if appeal.state == AppealState::Forwarded {
+            appeal
+                .forwarded_to
+                .as_deref()
+                .map(field)
+                .unwrap_or_else(|| meta("sog.forwarded-to"))
+        } else {
+            String::new()
+        },
         field(&config.organ),
         department_name.map(field).unwrap_or_default(),
-        String::new(),
+        // ОЖ, «ожидается ответ»: the answer deadline, while an answer is owed.
+        appeal
+            .answer_deadline
+            .filter(|_| !appeal.state.is_done())
+            .map(|d| date(d, utc_offset_minutes))
+            .unwrap_or_default(),
         if appeal.state.is_done() {
             "Нет"
         } else {
@@ -193,7 +212,12 @@ pub fn row(
         letter(appeal.channel).into(),
         field(&config.organ_sstu),
         field(&config.group_sstu),
-        String::new(),
+        // «Цель напр.»: why a forwarded appeal went there, as the forwarding says.
+        if appeal.state == AppealState::Forwarded {
+            appeal.forwarding_reason().map(field).unwrap_or_default()
+        } else {
+            String::new()
+        },
         event(appeal.state).into(),
         if kind.is_some_and(|k| k.repeat) {
             "Повторное"
