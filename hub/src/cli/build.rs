@@ -135,17 +135,138 @@ fn ensure_wasm_target(workspace: &Path, progress: &mut dyn FnMut(&str)) -> anyho
     Ok(())
 }
 
+/// The Cargo workspace a plugin crate builds in: its root, and whether it is the crate's
+/// own (a standalone project with an empty `[workspace]` table, built with its own target
+/// dir) or a workspace the crate is a member of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BuildRoot {
+    root: PathBuf,
+    standalone: bool,
+}
+
+/// Where `crate_dir` builds. A crate inside a workspace it is not a member of cannot be
+/// built by cargo at all, so that is refused here with the two ways out.
+fn build_root(
+    crate_dir: &Path,
+    members: &mut Vec<(PathBuf, Vec<PathBuf>)>,
+) -> anyhow::Result<BuildRoot> {
+    let crate_dir = crate_dir
+        .canonicalize()
+        .with_context(|| format!("{} does not exist", crate_dir.display()))?;
+    let root = workspace_root(&crate_dir)?;
+    if root == crate_dir {
+        return Ok(BuildRoot {
+            root,
+            standalone: true,
+        });
+    }
+    let known = match members.iter().find(|(r, _)| *r == root) {
+        Some((_, known)) => known.clone(),
+        None => {
+            let known = workspace_members(&root)?;
+            members.push((root.clone(), known.clone()));
+            known
+        }
+    };
+    if !known.contains(&crate_dir) {
+        let relative = crate_dir.strip_prefix(&root).unwrap_or(&crate_dir);
+        bail!(
+            "{} is inside the Cargo workspace {} but is not one of its members, so cargo cannot build it: \
+             add \"{}\" to `members` in {} (`okno plugin new` does this for the plugins it creates), \
+             or give the plugin's Cargo.toml an empty `[workspace]` table to build it as a project of its own",
+            crate_dir.display(),
+            root.display(),
+            relative.display(),
+            root.join("Cargo.toml").display()
+        );
+    }
+    Ok(BuildRoot {
+        root,
+        standalone: false,
+    })
+}
+
+/// The package directories of the workspace at `root`, from `cargo metadata`.
+fn workspace_members(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(&cargo)
+        .current_dir(root)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
+        .arg(root.join("Cargo.toml"))
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .with_context(|| format!("running {cargo} metadata"))?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata for the workspace {} failed:\n{}",
+            root.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("reading cargo metadata's answer")?;
+    let mut dirs = Vec::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        if let Some(manifest) = package["manifest_path"].as_str() {
+            if let Some(dir) = Path::new(manifest).parent() {
+                dirs.push(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()));
+            }
+        }
+    }
+    Ok(dirs)
+}
+
 /// Builds the crates, copies each component to `out_dir/NAME.wasm`, and returns what it
 /// built. `progress` receives one line per step.
+///
+/// Crates that are members of one workspace build together in it; a standalone project
+/// (its own `[workspace]` table, e.g. made by `okno plugin new` outside this repository)
+/// builds on its own, into its own `target/okno-wasm`, so it never waits on another
+/// build's lock.
 pub fn build_plugins(
     crates: &[(String, PathBuf)],
     out_dir: &Path,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Vec<BuiltPlugin>> {
-    let first = &crates.first().context("nothing to build")?.1;
-    let workspace = workspace_root(first)?;
-    ensure_wasm_target(&workspace, progress)?;
-    let target_dir = wasm_target_dir(&workspace);
+    if crates.is_empty() {
+        bail!("nothing to build");
+    }
+    let mut members = Vec::new();
+    let mut groups: Vec<(BuildRoot, Vec<(String, PathBuf)>)> = Vec::new();
+    for (package, dir) in crates {
+        let root = build_root(dir, &mut members)?;
+        match groups.iter_mut().find(|(r, _)| *r == root) {
+            Some((_, list)) => list.push((package.clone(), dir.clone())),
+            None => groups.push((root, vec![(package.clone(), dir.clone())])),
+        }
+    }
+    let mut built = Vec::new();
+    for (root, group) in &groups {
+        built.extend(build_group(root, group, out_dir, progress)?);
+    }
+    Ok(built)
+}
+
+/// Builds the crates of one workspace (see [`build_plugins`]).
+fn build_group(
+    root: &BuildRoot,
+    crates: &[(String, PathBuf)],
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<BuiltPlugin>> {
+    let workspace = &root.root;
+    ensure_wasm_target(workspace, progress)?;
+    let target_dir = if root.standalone {
+        workspace.join("target").join("okno-wasm")
+    } else {
+        wasm_target_dir(workspace)
+    };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let cargo_home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
@@ -161,9 +282,10 @@ pub fn build_plugins(
 
     let mut command = Command::new(&cargo);
     command
-        .current_dir(&workspace)
+        .current_dir(workspace)
+        .args(["build", "--manifest-path"])
+        .arg(workspace.join("Cargo.toml"))
         .args([
-            "build",
             "--target",
             WASM_TARGET,
             "--profile",
@@ -179,6 +301,12 @@ pub fn build_plugins(
         .env_remove("CARGO_PRIMARY_PACKAGE")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    if !has_plugin_profile(workspace)? {
+        // A project without the `plugin` profile gets the same one from the command line.
+        for setting in PLUGIN_PROFILE {
+            command.args(["--config", setting]);
+        }
+    }
     for (package, _) in crates {
         command.args(["-p", package]);
     }
@@ -239,6 +367,37 @@ pub fn build_plugins(
         });
     }
     Ok(built)
+}
+
+/// The workspace's `plugin` profile (Cargo.toml at the root), as `--config` settings for
+/// a project that has none.
+const PLUGIN_PROFILE: [&str; 6] = [
+    "profile.plugin.inherits=\"release\"",
+    "profile.plugin.strip=true",
+    "profile.plugin.debug=false",
+    "profile.plugin.codegen-units=1",
+    "profile.plugin.opt-level=3",
+    "profile.plugin.panic=\"abort\"",
+];
+
+fn has_plugin_profile(root: &Path) -> anyhow::Result<bool> {
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let value: toml::Value =
+        toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
+    Ok(value.get("profile").and_then(|p| p.get("plugin")).is_some())
+}
+
+/// Where `okno plugin build PATH` puts components by default: `plugins/dist` in the Okno
+/// workspace (or any workspace with a `plugins` directory), else `dist` in the project.
+pub fn default_out_dir(path: &Path) -> anyhow::Result<PathBuf> {
+    let root = workspace_root(path)?;
+    if root.join("plugins").is_dir() {
+        Ok(root.join("plugins").join("dist"))
+    } else {
+        Ok(root.join("dist"))
+    }
 }
 
 /// Rewrites the `sha256` of every `[[plugins]]` entry in `config` whose `file` is one of

@@ -191,6 +191,42 @@ enum RouteCommand {
     },
 }
 
+/// What a local plugin run may reach over HTTP.
+#[derive(clap::Args)]
+struct HttpGrantArgs {
+    /// A host the plugin may call over HTTP, as in `http_allow`: `host` (the scheme's
+    /// default port), `host:port`, `*.domain[:port]`, or an IP literal, which also lets
+    /// the call reach that address when it is not public; repeat for more.
+    #[arg(long)]
+    http_allow: Vec<String>,
+    /// An address or network the plugin may reach although it is not public (loopback,
+    /// private), as in `http_allow_addresses`: `127.0.0.1`, `10.1.2.0/24`, `fd00::/8`;
+    /// repeat for more.
+    #[arg(long)]
+    http_allow_address: Vec<String>,
+}
+
+/// The sandbox limits of a local plugin run.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// CPU time limit per call, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    cpu_ms: u64,
+    /// Memory limit, in MiB.
+    #[arg(long, default_value_t = 64)]
+    memory_mib: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            cpu: Duration::from_millis(self.cpu_ms),
+            memory_bytes: self.memory_mib << 20,
+            ..Limits::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum PluginCommand {
     /// Show a component's world, contract version, exports, imports, capabilities, size and sha256.
@@ -200,38 +236,99 @@ enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a plugin once on one input and print the result as JSON.
+    /// Run a plugin on an input and print the result as JSON.
     ///
     /// A connector decodes the input's raw bytes (or, with --encode, encodes a message JSON);
-    /// a classifier or policy takes a message JSON, or {"message", "classification"}.
+    /// a classifier or policy takes a message JSON, or {"message", "classification"}, or an
+    /// array of them (what a connector's decode, or a run with --envelope, prints): each is
+    /// run and the results printed as an array. `okno plugin example --world W` prints a
+    /// complete input.
     Run {
         file: PathBuf,
+        /// The input file; `-` reads standard input.
         #[arg(long)]
         input: PathBuf,
+        /// Of an array of messages, run only this one (from 0).
+        #[arg(long)]
+        index: Option<usize>,
+        /// Print each message with its classification and decision, as the next
+        /// plugin's input: `plugin run mail.wasm --envelope | plugin run keywords.wasm
+        /// --input - --envelope | plugin run priority.wasm --input -`.
+        #[arg(long)]
+        envelope: bool,
         /// A plugin setting, KEY=VALUE; repeat for more.
         #[arg(long = "config", value_parser = plugin::parse_key_value)]
         settings: Vec<(String, String)>,
         /// The Content-Type passed to a connector's decode.
         #[arg(long)]
         content_type: Option<String>,
+        /// Metadata passed to a connector's decode, KEY=VALUE; repeat for more.
+        #[arg(long = "metadata", value_parser = plugin::parse_key_value)]
+        metadata: Vec<(String, String)>,
         /// Call a connector's encode instead of decode.
         #[arg(long)]
         encode: bool,
-        /// A host the plugin may call over HTTP, as in `http_allow`: `host` (the scheme's
-        /// default port), `host:port`, `*.domain[:port]`, or an IP literal, which also
-        /// lets the call reach that address when it is not public; repeat for more.
+        #[command(flatten)]
+        grants: HttpGrantArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Print a complete sample input of `okno plugin run` for a plugin of a world.
+    Example {
+        /// connector, classifier, policy or poller.
         #[arg(long)]
-        http_allow: Vec<String>,
-        /// CPU time limit per call, in milliseconds.
-        #[arg(long, default_value_t = 100)]
-        cpu_ms: u64,
-        /// Memory limit, in MiB.
-        #[arg(long, default_value_t = 64)]
-        memory_mib: usize,
+        world: String,
+    },
+    /// Run a plugin on a folder of cases and print where its output differs from the
+    /// expected output, by JSON path; exits non-zero on any difference.
+    ///
+    /// A case is NAME.input.json (a message, as for `plugin run`) or NAME.in (raw bytes
+    /// for a connector's decode, with an optional NAME.meta.json: {"content_type",
+    /// "metadata"}), and NAME.expected.json. DIR/cases.json may give {"settings", "now"};
+    /// the plugin's clock is fixed.
+    Test {
+        file: PathBuf,
+        /// The folder of cases.
+        #[arg(long)]
+        cases: PathBuf,
+        /// Write each case's current output as its expected file.
+        #[arg(long)]
+        update: bool,
+        /// A plugin setting, KEY=VALUE, over those of cases.json; repeat for more.
+        #[arg(long = "config", value_parser = plugin::parse_key_value)]
+        settings: Vec<(String, String)>,
+        #[command(flatten)]
+        grants: HttpGrantArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Create a plugin project: source, a passing test, a README and the WIT files.
+    ///
+    /// Inside the Okno workspace the project is added to its members (default directory:
+    /// plugins/NAME); elsewhere it is a standalone project (default: ./NAME) depending on
+    /// okno-sdk by path (--sdk, or the Okno checkout around the current directory or the
+    /// one this binary was built from) or else by version.
+    New {
+        /// Lower-case letters, digits and `-`: the crate is okno-plugin-NAME, the
+        /// component NAME.wasm.
+        name: String,
+        /// connector, classifier or policy.
+        #[arg(long)]
+        world: String,
+        /// The language of the template.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Where to create the project.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The sdk/ directory of an Okno checkout, for a standalone project's dependency.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
     /// Build plugin crates for wasm32-wasip2 into plugins/dist/.
     Build {
-        /// A plugin crate, or a directory of them.
+        /// A plugin crate, or a directory of them; or a JavaScript (package.json) or
+        /// Python (app.py, pyproject.toml) plugin project.
         #[arg(default_value = "plugins")]
         path: PathBuf,
         /// Where the components go (default: plugins/dist in the workspace).
@@ -274,32 +371,78 @@ pub fn main() -> anyhow::Result<()> {
             PluginCommand::Run {
                 file,
                 input,
+                index,
+                envelope,
                 settings,
                 content_type,
+                metadata,
                 encode,
-                http_allow,
-                cpu_ms,
-                memory_mib,
+                grants,
+                limits,
+            } => runtime.block_on(plugin::run(plugin::RunOptions {
+                file,
+                input,
+                index,
+                envelope,
+                settings,
+                content_type,
+                metadata,
+                encode,
+                http_allow: grants.http_allow,
+                http_allow_addresses: grants.http_allow_address,
+                limits: limits.limits(),
+            })),
+            PluginCommand::Example { world } => plugin::example(&world),
+            PluginCommand::Test {
+                file,
+                cases,
+                update,
+                settings,
+                grants,
+                limits,
             } => {
-                let limits = Limits {
-                    cpu: Duration::from_millis(cpu_ms),
-                    memory_bytes: memory_mib << 20,
-                    ..Limits::default()
-                };
-                runtime.block_on(plugin::run(plugin::RunOptions {
+                let outcome = runtime.block_on(plugin::test(plugin::TestOptions {
                     file,
-                    input,
+                    cases,
                     settings,
-                    content_type,
-                    encode,
-                    http_allow,
-                    limits,
-                }))
+                    update,
+                    http_allow: grants.http_allow,
+                    http_allow_addresses: grants.http_allow_address,
+                    limits: limits.limits(),
+                }))?;
+                if !outcome.failed.is_empty() {
+                    anyhow::bail!(
+                        "{} case(s) differ: {}",
+                        outcome.failed.len(),
+                        outcome.failed.join(", ")
+                    );
+                }
+                Ok(())
+            }
+            PluginCommand::New {
+                name,
+                world,
+                lang,
+                dir,
+                sdk,
+            } => {
+                let dir = plugin::new_project(plugin::NewOptions {
+                    name: name.clone(),
+                    world,
+                    lang,
+                    dir,
+                    sdk,
+                })?;
+                eprintln!("created {}", dir.display());
+                eprintln!("next: cd {} && cargo test && okno plugin build .", dir.display());
+                Ok(())
             }
             PluginCommand::Build { path, out_dir, pin } => {
                 let crates = build::find_plugin_crates(&path)?;
-                let workspace = build::workspace_root(&path)?;
-                let out_dir = out_dir.unwrap_or_else(|| workspace.join("plugins").join("dist"));
+                let out_dir = match out_dir {
+                    Some(dir) => dir,
+                    None => build::default_out_dir(&path)?,
+                };
                 let built =
                     build::build_plugins(&crates, &out_dir, &mut |line| eprintln!("{line}"))?;
                 if let Some(config) = pin {
