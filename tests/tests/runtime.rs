@@ -267,27 +267,26 @@ async fn a_topic_code_outside_the_classifier_breaks_the_contract() {
 }
 
 #[tokio::test]
-async fn a_filesystem_import_is_refused_at_load() {
+async fn a_plugin_linking_the_filesystem_loads_but_finds_no_file() {
     let rt = runtime();
-    let err = rt
-        .load(
-            &plugin("fs-reader"),
-            None,
-            None,
-            plugin_context("fs-reader", &[]),
-            Limits::default(),
-        )
-        .err()
-        .expect("refused");
-    let text = format!("{err:#}");
-    assert!(matches!(err, LoadError::Refused { .. }), "got {text}");
-    let source = std::error::Error::source(&err)
-        .map(|s| s.to_string())
-        .unwrap_or_default();
+    let p = load(&rt, "fs-reader", &[], Limits::default());
     assert!(
-        source.contains("wasi:filesystem"),
-        "the error names the import: {source}"
+        p.info.imports.iter().any(|i| i.starts_with("wasi:filesystem/")),
+        "the plugin imports the filesystem: {:?}",
+        p.info.imports
     );
+    let err = p
+        .classify(&message("x"), &Classification::default())
+        .await
+        .expect_err("there is no directory to open");
+    match &err {
+        CallError::Plugin { error, .. } => assert!(
+            error.message.starts_with("opening /etc/passwd:"),
+            "the open's error is the plugin's: {err}"
+        ),
+        other => panic!("expected the plugin to report the failed open, got {other}"),
+    }
+    still_serves(&rt).await;
 }
 
 #[tokio::test]

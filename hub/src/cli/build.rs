@@ -14,6 +14,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context};
 
+mod guest;
+pub use guest::{build_guest, guest_language, toolchains_dir, GuestLanguage};
+
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// Linear memory a plugin starts with, in bytes (rustc's default is about 1.1 MiB: the

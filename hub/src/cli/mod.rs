@@ -438,6 +438,16 @@ pub fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             PluginCommand::Build { path, out_dir, pin } => {
+                if build::guest_language(&path).is_some() {
+                    let built = build::build_guest(&path, out_dir.as_deref(), &mut |line| {
+                        eprintln!("{line}")
+                    })?;
+                    if let Some(config) = pin {
+                        let n = build::pin_in_config(&config, &[built])?;
+                        eprintln!("pinned {n} plugin(s) in {}", config.display());
+                    }
+                    return Ok(());
+                }
                 let crates = build::find_plugin_crates(&path)?;
                 let out_dir = match out_dir {
                     Some(dir) => dir,

@@ -50,9 +50,13 @@ impl std::fmt::Display for World {
     }
 }
 
-/// WASI 0.2 interfaces a plugin may import because Rust's std links them even when
-/// unused; the deny-all WASI context makes them harmless. Everything else of WASI
-/// (filesystem, sockets, http) is refused at load.
+/// WASI 0.2 interfaces a plugin may import because a language's runtime links them even
+/// when the plugin does not use them (Rust's std: cli, io, clocks, random; the JavaScript
+/// runtime also the filesystem; Python's the filesystem and sockets). The deny-all WASI
+/// context (see `host.rs`) makes them harmless: no preopened directory, so there is no
+/// file to open; TCP, UDP and name lookup disabled, so creating a socket fails with
+/// `access-denied`; no environment, no arguments, empty stdin. `wasi:http` is not linked
+/// and refused here: the okno `http` interface, with its grant, is the only way out.
 const ALLOWED_WASI: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
@@ -72,6 +76,15 @@ const ALLOWED_WASI: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
 ];
 
 /// Host interfaces of the contract, and the capability each one means.
@@ -102,7 +115,7 @@ pub enum InspectError {
     UnknownWorld { exports: Vec<String> },
     #[error("built against okno:plugin@{found}, but this hub implements okno:plugin@{expected} (and loads plugins built against 0.1.0): rebuild the plugin with an okno-sdk for contract {expected}")]
     ContractVersion { found: String, expected: String },
-    #[error("imports `{import}`, which the sandbox does not provide (plugins get the okno:plugin interfaces and WASI's cli, io, clocks and random; no filesystem, sockets or environment)")]
+    #[error("imports `{import}`, which the sandbox does not provide (plugins get the okno:plugin interfaces and WASI 0.2's cli, io, clocks, random, and a filesystem and sockets with nothing to open)")]
     ForbiddenImport { import: String },
     #[error("imports no okno:plugin interface, so its contract version is unknown")]
     NoContract,

@@ -1,4 +1,5 @@
-//! Reads /etc/passwd: linking `wasi:filesystem` makes the hub refuse it at load.
+//! Reads /etc/passwd. The hub links `wasi:filesystem` with no preopened directory, so the
+//! plugin loads and its open fails: no file is reachable.
 
 use okno_sdk::prelude::*;
 
@@ -10,7 +11,7 @@ impl Classifier for FsReader {
         mut current: Classification,
     ) -> Result<Classification, PluginError> {
         let text = std::fs::read_to_string("/etc/passwd")
-            .map_err(|e| PluginError::internal(e.to_string()))?;
+            .map_err(|e| PluginError::internal(format!("opening /etc/passwd: {e}")))?;
         current.tags.push(format!("read-{}", text.len()));
         Ok(current)
     }
