@@ -270,6 +270,20 @@ fn plugin_new_makes_a_project_per_world_that_tests_builds_and_runs() {
         .unwrap();
         assert_eq!(info["world"], world, "{name}");
 
+        // The project's cases pass in the sandbox.
+        let cases = project.join("cases");
+        let tested = ok(
+            &okno(&[
+                "plugin",
+                "test",
+                wasm.to_str().unwrap(),
+                "--cases",
+                cases.to_str().unwrap(),
+            ]),
+            "plugin test on the project's cases",
+        );
+        assert!(tested.contains(" 0 failed"), "{name}: {tested}");
+
         let example = ok(
             &okno(&["plugin", "example", "--world", world]),
             "plugin example",
