@@ -12,6 +12,11 @@
 //! - `OWN_TERMS`: each entry's own stems (without its parents'), which decide whether a
 //!   подвопрос clearly fits;
 //! - `SYNONYMS`: the appeal-side synonym table, stemmed.
+//!
+//! It also copies the learned model (`data/model.bin`, written by `okno train topics`)
+//! to `$OUT_DIR/model.bin` after checking that every label is the classifier entry it
+//! says it is; without the file the plugin is built with an empty model (the table and
+//! the examples alone decide).
 
 #[path = "src/text.rs"]
 #[allow(dead_code)]
@@ -55,9 +60,66 @@ fn main() {
     let csv = std::fs::read_to_string(&csv_path).expect("wit/classifier.csv is readable");
     let rows = parse(&csv);
     let out = generate(&rows);
-    let out_path =
-        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("index.rs");
-    std::fs::write(out_path, out).expect("OUT_DIR is writable");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out_dir.join("index.rs"), out).expect("OUT_DIR is writable");
+
+    let model_path = manifest.join("data/model.bin");
+    println!("cargo:rerun-if-changed={}", model_path.display());
+    let model = match std::fs::read(&model_path) {
+        Ok(bytes) => {
+            check_model(&bytes, &rows).unwrap_or_else(|e| panic!("{}: {e}", model_path.display()));
+            bytes
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!(
+                "cargo:warning=topics: no {}, building without a learned model",
+                model_path.display()
+            );
+            Vec::new()
+        }
+        Err(e) => panic!("reading {}: {e}", model_path.display()),
+    };
+    std::fs::write(out_dir.join("model.bin"), model).expect("OUT_DIR is writable");
+}
+
+/// The model's header and labels (format in src/learned.rs): each label is `none` or the
+/// code of the classifier row at the index recorded for it.
+fn check_model(bytes: &[u8], rows: &[Row]) -> Result<(), String> {
+    let u32_at = |at: usize| -> Result<u32, String> {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("truncated at byte {at}"))
+    };
+    if bytes.get(..4) != Some(b"OKNB") {
+        return Err("not a topics model (no OKNB header)".into());
+    }
+    let labels = u32_at(20)? as usize;
+    let features = u32_at(24)? as usize;
+    let pairs = u32_at(28)? as usize;
+    let header = 32;
+    let expected = header + labels * 28 + features * 8 + pairs * 4;
+    if bytes.len() != expected {
+        return Err(format!("{} bytes, its header says {expected}", bytes.len()));
+    }
+    for i in 0..labels {
+        let raw = &bytes[header + i * 20..header + i * 20 + 20];
+        let len = raw.iter().position(|&b| b == 0).unwrap_or(20);
+        let code =
+            std::str::from_utf8(&raw[..len]).map_err(|_| format!("label {i} is not text"))?;
+        let entry = u32_at(header + labels * 24 + i * 4)?;
+        let ok = if code == "none" {
+            entry == u32::MAX
+        } else {
+            rows.get(entry as usize).is_some_and(|r| r.code == code)
+        };
+        if !ok {
+            return Err(format!(
+                "label {i} ({code}) is not classifier row {entry}: retrain with `okno train topics`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Splits the `;`-separated, quoted CSV, keeping byte ranges into the file so that the

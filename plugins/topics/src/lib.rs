@@ -37,11 +37,13 @@
 //! The same logic runs natively through [`classify_text`] and [`classify_prepared`].
 
 pub mod examples;
+pub mod learned;
 pub mod model;
 pub mod query;
 pub mod store;
 pub mod table;
 pub mod text;
+pub mod train;
 pub mod vocab;
 
 use okno_sdk::prelude::*;
@@ -61,7 +63,18 @@ pub fn classify_prepared(
     examples: &[PreparedExample],
     params: &Params,
 ) -> TopicAssignment {
-    model::classify(text, examples, params)
+    model::classify(text, examples, params, &learned::Model::embedded())
+}
+
+/// Classifies a text with another learned model than the embedded one (evaluation,
+/// training's calibration).
+pub fn classify_with_model(
+    text: &str,
+    examples: &[PreparedExample],
+    params: &Params,
+    model: &learned::Model,
+) -> TopicAssignment {
+    model::classify(text, examples, params, model)
 }
 
 /// The text a message is classified by: its subject, then its body.

@@ -4,6 +4,7 @@
 use okno_sdk::types::{Topic, TopicAssignment};
 
 use crate::examples::{nearest, PreparedExample};
+use crate::learned::{self, Model};
 use crate::query::{display, Query};
 use crate::table;
 use crate::text::Tokenizer;
@@ -38,6 +39,25 @@ pub struct Params {
     /// Score margin within which, among the first three codes offered, a вопрос of a тема
     /// not yet offered goes before one of a тема already offered.
     pub diversity_margin: f32,
+    /// Weight of the learned model's probability of a вопрос, added to it.
+    pub learned_code_weight: f32,
+    /// Weight of the learned model's probability of a тема (its own and its вопросы'),
+    /// added to each of its вопросы.
+    pub learned_tema_weight: f32,
+}
+
+impl Params {
+    /// The defaults with the low-confidence threshold that training chose for `model`.
+    pub fn for_model(model: &Model) -> Params {
+        let mut params = Params {
+            low_confidence_below: 0.5,
+            ..Params::default()
+        };
+        if !model.is_empty() {
+            params.low_confidence_below = model.threshold;
+        }
+        params
+    }
 }
 
 impl Default for Params {
@@ -51,11 +71,36 @@ impl Default for Params {
             knn_k: 5,
             knn_min: 0.3,
             temperature: 0.05,
-            low_confidence_below: 0.5,
+            low_confidence_below: learned_threshold(),
             refine_min: 4.0,
             diversity_margin: 0.15,
+            learned_code_weight: 0.3,
+            learned_tema_weight: 0.5,
         }
     }
+}
+
+/// The threshold chosen when the embedded model was trained, or 0.5 without one.
+fn learned_threshold() -> f32 {
+    let model = Model::embedded();
+    if model.is_empty() {
+        0.5
+    } else {
+        model.threshold
+    }
+}
+
+/// The learned model's probability of each entry (a вопрос, or a тема as a whole), or
+/// nothing when it knows none of the text's words.
+fn learned_probabilities(model: &Model, features: &[u32]) -> Option<Vec<f32>> {
+    let posterior = model.posterior(features)?;
+    let mut p = vec![0.0f32; table::ENTRIES.len()];
+    for (label, &prob) in posterior.probabilities.iter().enumerate() {
+        if let Some(e) = model.entry(label) {
+            p[e] += prob;
+        }
+    }
+    Some(p)
 }
 
 /// Per-entry similarity of the text to the classifier's wording (levels 3–5).
@@ -96,8 +141,31 @@ fn vote(similarity: f32, params: &Params) -> f32 {
     similarity * (1.0 + params.knn_sharpness * similarity.powi(4))
 }
 
-pub fn score(query: &Query, examples: &[PreparedExample], params: &Params) -> Scored {
+pub fn score(
+    query: &Query,
+    learned: Option<&[f32]>,
+    examples: &[PreparedExample],
+    params: &Params,
+) -> Scored {
     let sim = table_similarity(query);
+    // The learned probability of each вопрос and of each тема (a тема's own label and
+    // its вопросы' together).
+    let mut learned_code = vec![0.0f32; table::ENTRIES.len()];
+    let mut learned_tema = vec![0.0f32; table::ENTRIES.len()];
+    if let Some(p) = learned {
+        for (e, &v) in p.iter().enumerate() {
+            if v <= 0.0 {
+                continue;
+            }
+            let level = table::ENTRIES[e].level;
+            if level >= 4 {
+                learned_code[table::ancestor_at(e, 4)] += v;
+            }
+            if level >= 3 {
+                learned_tema[table::ancestor_at(e, 3)] += v;
+            }
+        }
+    }
     let mut knn_code = vec![0.0f32; table::ENTRIES.len()];
     let mut knn_tema = vec![0.0f32; table::ENTRIES.len()];
     let neighbours = if examples.is_empty() {
@@ -119,7 +187,9 @@ pub fn score(query: &Query, examples: &[PreparedExample], params: &Params) -> Sc
             let s = sim[i]
                 + params.tema_weight * sim[tema]
                 + params.knn_code_weight * knn_code[i]
-                + params.knn_tema_weight * knn_tema[tema];
+                + params.knn_tema_weight * knn_tema[tema]
+                + params.learned_code_weight * learned_code[i]
+                + params.learned_tema_weight * learned_tema[tema];
             (i, s)
         })
         .collect();
@@ -260,14 +330,24 @@ fn deciding_words(query: &Query, entry: usize, params: &Params) -> Vec<String> {
     weighed.into_iter().take(5).map(|(_, w)| w).collect()
 }
 
-/// Classifies a text against the table and the prepared examples.
-pub fn classify(text: &str, examples: &[PreparedExample], params: &Params) -> TopicAssignment {
+/// Classifies a text against the table, the learned model and the prepared examples.
+pub fn classify(
+    text: &str,
+    examples: &[PreparedExample],
+    params: &Params,
+    model: &Model,
+) -> TopicAssignment {
     let tokenizer = Tokenizer::new();
     let query = Query::new(&tokenizer, text);
     if query.is_empty() {
         return no_text();
     }
-    let scored = score(&query, examples, params);
+    let learned = if model.is_empty() {
+        None
+    } else {
+        learned_probabilities(model, &learned::features(&tokenizer, text))
+    };
+    let scored = score(&query, learned.as_deref(), examples, params);
     let top = &scored.ranked;
     let Some(&(best_entry, best_score)) = top.first() else {
         return no_text();

@@ -639,3 +639,118 @@ fn shards_of_two_generations_are_merged_in_key_order() {
     assert_eq!(indexed(&host), vec![a, b, c]);
     assert!(!host.kv.contains_key(&store::shard_key(1)));
 }
+
+fn fixture() -> Vec<crate::train::Labelled> {
+    let rows: &[(&str, &str, &str)] = &[
+        (
+            "a",
+            "Яма на дороге у дома, асфальт разбит",
+            "0003.0009.0099.0742",
+        ),
+        (
+            "a",
+            "Разбита дорога, ямы на проезжей части",
+            "0003.0009.0099.0742",
+        ),
+        (
+            "a",
+            "Не вывозят мусор, контейнеры переполнены",
+            "0005.0005.0056.1161",
+        ),
+        (
+            "a",
+            "Мусор не вывозят неделю, контейнерная площадка",
+            "0005.0005.0056.1161",
+        ),
+        (
+            "b",
+            "Ямы на дороге, нужен ремонт асфальта",
+            "0003.0009.0099.0742",
+        ),
+        (
+            "b",
+            "Переполнены мусорные контейнеры во дворе",
+            "0005.0005.0056.1161",
+        ),
+        ("b", "Спасибо за концерт в парке", "none"),
+        ("b", "Спасибо за концерт", "none"),
+    ];
+    rows.iter()
+        .map(|(s, t, c)| crate::train::Labelled {
+            source: s.to_string(),
+            text: t.to_string(),
+            code: c.to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn training_is_deterministic_and_its_model_reads_back() {
+    let options = crate::train::TrainOptions::default();
+    let (first, report) = crate::train::train(&fixture(), &options);
+    let mut shuffled = fixture();
+    shuffled.reverse();
+    let (second, _) = crate::train::train(&shuffled, &options);
+    assert_eq!(first, second, "the same texts give the same bytes");
+    let model = crate::learned::Model::parse(&first).expect("parses");
+    model.check().expect("labels are classifier entries");
+    assert_eq!(model.labels(), 3, "two codes and none");
+    assert!(report.features > 0 && report.pairs >= report.features);
+    // Each source was held out once to choose the threshold.
+    assert_eq!(report.calibration.len(), 2);
+    let tokenizer = crate::text::Tokenizer::new();
+    let p = model
+        .posterior(&crate::learned::features(&tokenizer, "яма на дороге"))
+        .expect("known words");
+    let road = (0..model.labels())
+        .find(|&i| model.label(i) == "0003.0009.0099.0742")
+        .expect("the road label");
+    let best = (0..model.labels())
+        .max_by(|&a, &b| p.probabilities[a].total_cmp(&p.probabilities[b]))
+        .unwrap();
+    assert_eq!(best, road);
+    assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn a_damaged_model_is_refused() {
+    let (bytes, _) = crate::train::train(&fixture(), &crate::train::TrainOptions::default());
+    assert!(crate::learned::Model::parse(&bytes[..bytes.len() - 1]).is_err());
+    let mut wrong = bytes.clone();
+    wrong[0] = b'X';
+    assert!(crate::learned::Model::parse(&wrong).is_err());
+    assert!(crate::learned::Model::parse(&[]).expect("empty").is_empty());
+}
+
+#[test]
+fn the_embedded_model_names_classifier_entries() {
+    let model = crate::learned::Model::embedded();
+    model.check().expect("every label is its classifier entry");
+}
+
+#[test]
+fn the_threshold_is_the_least_confidence_reaching_the_precision_goal() {
+    use crate::train::choose_threshold;
+    let judged = [
+        (0.9, true),
+        (0.8, true),
+        (0.7, false),
+        (0.6, true),
+        (0.5, false),
+        (0.4, false),
+        (0.3, false),
+    ];
+    // At 0.6 three of four are right (75%); at 0.5, three of five (60%); at 0.4, 50%.
+    assert_eq!(choose_threshold(&judged, 0.6), 0.5);
+    assert_eq!(choose_threshold(&judged, 0.75), 0.6);
+    assert_eq!(choose_threshold(&[(0.9, false)], 0.6), 1.0);
+}
+
+#[test]
+fn a_label_at_the_tema_level_is_met_by_any_of_its_questions() {
+    use crate::train::code_matches;
+    assert!(code_matches("0003.0009.0099.0742", "0003.0009.0099.0000"));
+    assert!(code_matches("0003.0009.0099.0742", "0003.0009.0099.0742"));
+    assert!(!code_matches("0003.0009.0099.0729", "0003.0009.0099.0742"));
+    assert!(!code_matches("0003.0009.0097.0699", "0003.0009.0099.0000"));
+}
