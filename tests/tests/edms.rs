@@ -318,6 +318,9 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let registry_port = free_port();
     let registry = Sink::start(registry_port).await;
+    // The citizen's reply, held until the EDMS's number is there to quote.
+    let replies_port = free_port();
+    let replies = Sink::start(replies_port).await;
 
     let listen = format!("127.0.0.1:{}", free_port());
     let entry = |name: &str, kind: &str, settings: &str| {
@@ -334,11 +337,16 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
          [[sources]]\nname = \"edms\"\ntransport = \"http\"\nconnector = \"edms\"\n\n\
          [pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n\
          [[sinks]]\nname = \"edms-out\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{gateway_port}/medo\"\nconnector = \"edms\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n\
+         [[sinks]]\nname = \"reply\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"mail\"\nhold_for_registration_ms = 60000\n\n\
          [[sinks]]\nname = \"registry\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"http-json\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n\
-         [[routes]]\nname = \"appeals-to-edms\"\nmatch = {{ channel = [\"mail\"] }}\nsinks = [\"edms-out\"]\n\n\
+         [[routes]]\nname = \"appeals-to-edms\"\nmatch = {{ channel = [\"mail\"] }}\nsinks = [\"edms-out\", \"reply\"]\n\n\
          [[routes]]\nname = \"edms-events\"\nmatch = {{ channel = [\"edms\"] }}\nsinks = [\"registry\"]\n",
         dir.path().join("data").display(),
-        entry("mail", "connector", ""),
+        entry(
+            "mail",
+            "connector",
+            "[plugins.settings]\nfrom = \"priemnaya@minprom.example.ru\"",
+        ),
         entry("http-json", "connector", ""),
         entry("priority", "policy", ""),
         entry(
@@ -346,6 +354,7 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
             "connector",
             "[plugins.settings]\norganization = \"Министерство промышленности и науки\"\nsource-uid = \"0f2b6a1e-5c1d-4b8e-9a3f-1c2d3e4f5a6b\"\naddressee = \"Министерство промышленности и науки (СЭД)\"\nmedo-address = \"MINPROM~MEDOGU\"\n\"event.report-accepted\" = \"Доклад принят\"\n\"event.report-rejected\" = \"Доклад отклонён\""
         ),
+        Sink::url(replies_port, "reply"),
         Sink::url(registry_port, "registry"),
     );
     let config = dir.path().join("okno.toml");
@@ -396,6 +405,11 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
         Some(appeal.as_str())
     );
 
+    assert!(
+        replies.keys().is_empty(),
+        "the reply waits for the registration number"
+    );
+
     // The answers come back through the hub's edms source.
     let mut back = Vec::new();
     for packet in simulator.written() {
@@ -438,6 +452,37 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
         registration.thread.in_reply_to.as_deref(),
         Some(appeal.as_str())
     );
+
+    // The number is carried onto the appeal's own record, shown by the API ...
+    eventually("the registration number reaches the appeal", LIMIT, || {
+        hub.store
+            .get(&appeal)
+            .unwrap()
+            .and_then(|r| r.registration)
+            .is_some()
+    })
+    .await;
+    let (status, record) = get_json(&format!("http://{addr}/v1/messages/{appeal}")).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["registration"]["system"], "edms", "{record}");
+    assert_eq!(record["registration"]["number"], reg_number.as_str());
+    assert_eq!(record["registration"]["by_message"], back[1].as_str());
+    let (status, watched) = get_json(&format!("http://{addr}/v1/appeals/{appeal}")).await;
+    assert_eq!(status, 200, "{watched}");
+    assert_eq!(watched["registration"]["number"], reg_number.as_str());
+    // ... and the citizen's reply, held for it, quotes it rather than the hub's id.
+    eventually("the reply goes out", LIMIT, || !replies.keys().is_empty()).await;
+    let sent = replies.received.lock().unwrap()[0].1.clone();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(sent.as_bytes())
+        .expect("the reply is an e-mail");
+    let subject = parsed.subject().unwrap_or_default().to_string();
+    assert!(
+        subject.contains(&format!("рег. № {reg_number}")),
+        "{subject}"
+    );
+    assert!(!subject.contains(&appeal), "{subject}");
+    assert_eq!(replies.keys().len(), 1);
     let assignment = message(&back[2]);
     assert_eq!(
         meta(&assignment, "edms.event").as_deref(),
