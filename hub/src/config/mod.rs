@@ -80,6 +80,8 @@ pub struct HubConfig {
     pub metrics_public: bool,
     /// Most examples one `POST /v1/corrections/import` may carry; 0 is refused.
     pub import_max_lines: std::num::NonZeroUsize,
+    /// `[hub.blobs]`: the blob store's bounds and retention.
+    pub blobs: crate::store::blobs::BlobLimits,
 }
 
 /// `[hub.tls]`: the listener's certificate chain and key (PEM), and the CAs whose client
@@ -127,6 +129,7 @@ impl Default for HubConfig {
             body_budget_mib: 128,
             metrics_public: false,
             import_max_lines: std::num::NonZeroUsize::new(100_000).expect("not zero"),
+            blobs: Default::default(),
         }
     }
 }
@@ -260,6 +263,10 @@ pub struct SinkConfig {
     /// EDMS or SOG gives it before encoding (a reply that should quote it); 0: never wait.
     #[serde(default)]
     pub hold_for_registration_ms: u64,
+    /// Hand the connector each attachment's content (from the blob store) as metadata
+    /// `okno.attachment.<sha256>` (base64), for systems that take the files along.
+    #[serde(default)]
+    pub attachments: bool,
 }
 
 fn no_url() -> Spanned<String> {

@@ -138,49 +138,61 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
             Some(connector) => {
                 let classification = record.classification.clone().unwrap_or_default();
                 let decision = record.decision.clone().unwrap_or_default();
-                let message = super::registration::for_encode(record);
-                match connector
-                    .encode(&message, &classification, &decision)
-                    .await
-                {
-                    Err(e) => {
-                        hub.metrics.plugin_error(connector.name(), e.kind());
-                        let transient = e.is_transient();
-                        // The connector's message is kept in the record: bounded.
-                        let text = bounded(&e.to_string(), STORED_TEXT_BYTES).into_owned();
-                        Err((
-                            if transient {
-                                SendError::Transient(text)
-                            } else {
-                                SendError::Permanent(text)
-                            },
-                            false,
-                        ))
-                    }
-                    Ok(outbound) if sink.transport.get_ref() == "dir" => {
-                        let dir = sink
-                            .dir
-                            .as_ref()
-                            .map(|d| active.config.resolve_path(d.path.get_ref()))
-                            .unwrap_or_default();
-                        crate::transport::dir::write_packet(dir, &entry.id, outbound)
-                            .await
-                            .map_err(|e| (e, false))
-                    }
-                    // The sink's client comes with the config in force: its own TLS
-                    // settings, or the hub-wide ones.
-                    Ok(outbound) => match active.smtp_sink(&entry.sink) {
-                        Some(smtp) => crate::transport::smtp_sink::send(smtp, &entry.id, outbound)
+                let mut message = super::registration::for_encode(record);
+                // A sink that takes the files gets their content (see store/blobs).
+                let attached = if sink.attachments {
+                    hub.store.blobs.attach_contents(message.to_mut())
+                } else {
+                    Ok(())
+                };
+                let encoded = match attached {
+                    Ok(()) => Ok(connector.encode(&message, &classification, &decision).await),
+                    Err(missing) => Err(missing),
+                };
+                match encoded {
+                    Err(missing) => Err((SendError::Permanent(missing), false)),
+                    Ok(encoded) => match encoded {
+                        Err(e) => {
+                            hub.metrics.plugin_error(connector.name(), e.kind());
+                            let transient = e.is_transient();
+                            // The connector's message is kept in the record: bounded.
+                            let text = bounded(&e.to_string(), STORED_TEXT_BYTES).into_owned();
+                            Err((
+                                if transient {
+                                    SendError::Transient(text)
+                                } else {
+                                    SendError::Permanent(text)
+                                },
+                                false,
+                            ))
+                        }
+                        Ok(outbound) if sink.transport.get_ref() == "dir" => {
+                            let dir = sink
+                                .dir
+                                .as_ref()
+                                .map(|d| active.config.resolve_path(d.path.get_ref()))
+                                .unwrap_or_default();
+                            crate::transport::dir::write_packet(dir, &entry.id, outbound)
+                                .await
+                                .map_err(|e| (e, false))
+                        }
+                        // The sink's client comes with the config in force: its own TLS
+                        // settings, or the hub-wide ones.
+                        Ok(outbound) => match active.smtp_sink(&entry.sink) {
+                            Some(smtp) => {
+                                crate::transport::smtp_sink::send(smtp, &entry.id, outbound)
+                                    .await
+                                    .map_err(|e| (e, false))
+                            }
+                            None => http_sink::send(
+                                active.sink_client(&entry.sink),
+                                sink,
+                                &entry.id,
+                                outbound,
+                            )
                             .await
                             .map_err(|e| (e, false)),
-                        None => http_sink::send(
-                            active.sink_client(&entry.sink),
-                            sink,
-                            &entry.id,
-                            outbound,
-                        )
-                        .await
-                        .map_err(|e| (e, false)),
+                        },
                     },
                 }
             }

@@ -104,6 +104,7 @@ impl Hub {
             cache_dir: Some(data_dir.join("compiled")),
             ..Default::default()
         })?;
+        store.blobs.configure(config.hub.blobs.clone());
         let active = Active::load(config, &runtime, &store)?;
         let queue_capacity = active.config.hub.queue_capacity;
         let workers = active.config.hub.workers.max(1);
@@ -223,6 +224,7 @@ impl Hub {
                 changed.join(", ")
             );
         }
+        self.store.blobs.configure(config.hub.blobs.clone());
         let active = Active::load(config, &self.runtime, &self.store)?;
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(active);
         tracing::info!(config = %self.config_path.display(), "configuration reloaded");
@@ -281,6 +283,8 @@ impl Hub {
         };
         self.admit()?;
         let started = Instant::now();
+        // Kept for the blob store: attachments are taken from it once decode names them.
+        let raw = inbound.bytes.clone();
         let decoded = connector.decode(inbound).await;
         self.metrics.stage("decode", started.elapsed());
         let mut messages: Vec<Message> = match decoded {
@@ -298,6 +302,15 @@ impl Hub {
                     .get_or_insert_with(|| format!("{key}#{i}"));
             }
         }
+        // Attachments and the raw bytes into the blob store (fsynced files: off the
+        // async workers).
+        let blobs = self.store.blobs.clone();
+        let messages = tokio::task::spawn_blocking(move || {
+            blobs.keep_inbound(&raw, &mut messages);
+            messages
+        })
+        .await
+        .map_err(|e| IngestError::Store(anyhow::anyhow!("keeping attachments: {e}")))?;
         let decode_trace = trace(
             "decode",
             started,
@@ -422,6 +435,16 @@ async fn compaction_loop(hub: Arc<Hub>) {
                 "compacted finished messages"
             ),
             Err(e) => tracing::error!(error = %e, "compaction failed"),
+        }
+        // Blobs past their retention (see store/blobs).
+        let blobs = hub.store.blobs.clone();
+        let swept =
+            tokio::task::spawn_blocking(move || blobs.sweep(std::time::SystemTime::now())).await;
+        match swept {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(removed = n, "swept blobs past retention"),
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "sweeping blobs failed"),
+            Err(e) => tracing::error!(error = %e, "sweeping blobs failed"),
         }
     }
 }

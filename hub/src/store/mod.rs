@@ -14,6 +14,7 @@
 //! - `index`: listing indexes by state, channel, source and topic (see [`index`]).
 //! - `kv:PLUGIN`: that plugin's kv.
 
+pub mod blobs;
 mod durability;
 mod index;
 pub mod keys;
@@ -47,6 +48,8 @@ pub struct Store {
     corrections: sled::Tree,
     index: sled::Tree,
     pub durability: Arc<Durability>,
+    /// Attachments and raw inbound bytes, by SHA-256 (`DATA_DIR/blobs`).
+    pub blobs: Arc<blobs::Blobs>,
     /// Messages in the journal. sled's `len` scans the whole tree, too slow for every
     /// `/metrics` scrape, so the count is taken once at open and kept up to date.
     stored: Arc<std::sync::atomic::AtomicUsize>,
@@ -302,6 +305,7 @@ impl Store {
                 &dir.join("db"),
             )?)),
             stored: Arc::new(std::sync::atomic::AtomicUsize::new(messages.len())),
+            blobs: Arc::new(blobs::Blobs::open(&dir.join("blobs"))?),
             messages,
             db,
         })

@@ -1,0 +1,391 @@
+//! The blob store: attachments and the raw inbound bytes, kept by their SHA-256.
+//!
+//! Files rather than a sled tree: a blob is written once and read whole (an attachment
+//! forwarded to the EDMS, a raw e-mail looked at by an admin), often megabytes, and sled
+//! keeps values in memory pages and its log, where megabyte values would crowd out the
+//! records the hub reads all the time. A file per blob, `DATA_DIR/blobs/ab/cdef…` (the first
+//! two hex digits as a directory, so that no directory holds more than 1/256 of them), is
+//! written to a temporary name, fsynced, renamed into place and its directory fsynced: a
+//! crash leaves either the whole blob or none, and the same content is one file however
+//! often it arrives.
+//!
+//! Bounded: a blob over `max_blob_bytes` or one that would take the store past
+//! `quota_bytes` is not kept (the message still is, with its reference; a sink that needs
+//! the content then fails naming it). Retention: a blob is kept `retention_days` after it
+//! was last stored; `sweep` removes older ones, and temporary files a crash left.
+
+pub mod extract;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+
+/// Limits of the blob store (`[hub.blobs]`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobLimits {
+    /// The largest blob kept, in bytes.
+    pub max_blob_bytes: u64,
+    /// All blobs together, in bytes.
+    pub quota_bytes: u64,
+    /// Days a blob is kept after it was last stored.
+    pub retention_days: u32,
+    /// Keep the raw inbound bytes of every message; otherwise only of those with
+    /// attachments (the evidence they came from).
+    pub keep_raw: bool,
+}
+
+impl Default for BlobLimits {
+    fn default() -> Self {
+        BlobLimits {
+            max_blob_bytes: 32 << 20,
+            quota_bytes: 4 << 30,
+            retention_days: 365,
+            keep_raw: false,
+        }
+    }
+}
+
+/// Why a blob was not kept.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("a blob of {size} bytes is over the limit of {max} bytes (hub.blobs.max_blob_bytes)")]
+    TooLarge { size: u64, max: u64 },
+    #[error("the blob store is full: {used} of {quota} bytes used, {size} more asked (hub.blobs.quota_bytes)")]
+    Full { used: u64, quota: u64, size: u64 },
+    #[error("{0:#}")]
+    Io(anyhow::Error),
+}
+
+pub struct Blobs {
+    dir: PathBuf,
+    limits: Mutex<BlobLimits>,
+    /// Bytes in the store: summed at open, kept up to date on put and sweep.
+    used: AtomicU64,
+    /// Serialises puts, so that two writes of one new blob count its size once and the
+    /// quota check and the write are one step.
+    writing: Mutex<()>,
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn valid_sha(sha: &str) -> bool {
+    sha.len() == 64
+        && sha
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl Blobs {
+    /// Opens (creating) the store in `dir` and counts what it holds.
+    pub fn open(dir: &Path) -> anyhow::Result<Blobs> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the blob store {}", dir.display()))?;
+        let blobs = Blobs {
+            dir: dir.to_path_buf(),
+            limits: Mutex::new(BlobLimits::default()),
+            used: AtomicU64::new(0),
+            writing: Mutex::new(()),
+        };
+        let mut used = 0;
+        blobs.each(|_, _, meta| used += meta.len())?;
+        blobs.used.store(used, Ordering::Relaxed);
+        Ok(blobs)
+    }
+
+    /// Applies the limits of the config in force.
+    pub fn configure(&self, limits: BlobLimits) {
+        *self.limits.lock().unwrap_or_else(|p| p.into_inner()) = limits;
+    }
+
+    fn limits(&self) -> BlobLimits {
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn used_bytes(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn path(&self, sha: &str) -> PathBuf {
+        self.dir.join(&sha[..2]).join(&sha[2..])
+    }
+
+    /// Keeps `bytes`; returns their SHA-256. Storing what is there already only renews
+    /// its retention.
+    pub fn put(&self, bytes: &[u8]) -> Result<String, BlobError> {
+        let sha = sha256_hex(bytes);
+        let limits = self.limits();
+        let size = bytes.len() as u64;
+        if size > limits.max_blob_bytes {
+            return Err(BlobError::TooLarge {
+                size,
+                max: limits.max_blob_bytes,
+            });
+        }
+        let path = self.path(&sha);
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        if path.exists() {
+            // Renewed: retention counts from the last time the content arrived.
+            let file = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(SystemTime::now()));
+            if let Err(e) = file {
+                tracing::warn!(blob = %sha, error = %e, "could not renew a blob's retention");
+            }
+            return Ok(sha);
+        }
+        let used = self.used_bytes();
+        if used.saturating_add(size) > limits.quota_bytes {
+            return Err(BlobError::Full {
+                used,
+                quota: limits.quota_bytes,
+                size,
+            });
+        }
+        write_atomically(&path, bytes).map_err(BlobError::Io)?;
+        self.used.fetch_add(size, Ordering::Relaxed);
+        Ok(sha)
+    }
+
+    /// The blob with this SHA-256, checked against it; `None` when the store does not
+    /// hold it (never kept, swept, or damaged on disk).
+    pub fn get(&self, sha: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        if !valid_sha(sha) {
+            return Ok(None);
+        }
+        let path = self.path(sha);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading blob {}", path.display())),
+        };
+        if sha256_hex(&bytes) != sha {
+            tracing::error!(blob = %sha, "a blob on disk does not match its SHA-256; ignored");
+            return Ok(None);
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Removes blobs last stored more than `retention_days` before `now`, and temporary
+    /// files older than an hour (a crash in the middle of a write). Returns how many
+    /// blobs went.
+    pub fn sweep(&self, now: SystemTime) -> anyhow::Result<usize> {
+        let keep = Duration::from_secs(u64::from(self.limits().retention_days) * 86_400);
+        let mut old = Vec::new();
+        self.each(|path, temporary, meta| {
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            let limit = if temporary {
+                Duration::from_secs(3600)
+            } else {
+                keep
+            };
+            if age > limit {
+                old.push((path.to_path_buf(), temporary, meta.len()));
+            }
+        })?;
+        let _writing = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut removed = 0;
+        for (path, temporary, size) in old {
+            match std::fs::remove_file(&path) {
+                Ok(()) if !temporary => {
+                    removed += 1;
+                    self.used.fetch_sub(size, Ordering::Relaxed);
+                }
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing blob {}", path.display()))
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Calls `f` with every file under the store: (path, is it a temporary file, metadata).
+    fn each(&self, mut f: impl FnMut(&Path, bool, &std::fs::Metadata)) -> anyhow::Result<()> {
+        for shard in std::fs::read_dir(&self.dir)
+            .with_context(|| format!("listing {}", self.dir.display()))?
+        {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(shard.path())? {
+                let file = file?;
+                let meta = file.metadata()?;
+                if meta.is_file() {
+                    let temporary = file.file_name().to_string_lossy().starts_with('.');
+                    f(&file.path(), temporary, &meta);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The metadata key of the raw inbound's SHA-256 on a message whose raw bytes are kept.
+pub const RAW_KEY: &str = "okno.raw-sha256";
+
+/// The metadata key prefix under which a sink's connector gets an attachment's content.
+pub const CONTENT_KEY: &str = "okno.attachment.";
+
+/// Unpacked from containers while looking for attachments, at most (per input).
+const SEARCH_BUDGET: u64 = 256 << 20;
+
+impl Blobs {
+    /// Keeps what a decode named: each attachment with a `sha256:` reference, found in the
+    /// raw bytes it came from, and the raw bytes themselves when a message has
+    /// attachments (or `keep_raw`), noted on the message as `okno.raw-sha256`. What cannot
+    /// be kept (too large, quota, not found) is logged and left out: the message is still
+    /// journaled, and a sink that needs the content fails naming it.
+    pub fn keep_inbound(&self, raw: &[u8], messages: &mut [crate::model::Message]) {
+        let keep_raw = self.limits().keep_raw;
+        let wanted: HashSet<String> = messages
+            .iter()
+            .flat_map(|m| &m.attachments)
+            .filter_map(|a| a.content_ref.strip_prefix("sha256:"))
+            .filter(|sha| valid_sha(sha) && !self.path(sha).exists())
+            .map(str::to_string)
+            .collect();
+        if !wanted.is_empty() {
+            let found = extract::find(raw, &wanted, SEARCH_BUDGET);
+            for sha in &wanted {
+                match found.get(sha) {
+                    Some(content) => {
+                        if let Err(e) = self.put(content) {
+                            tracing::warn!(blob = %sha, error = %e, "an attachment is not kept");
+                        }
+                    }
+                    None => {
+                        tracing::warn!(blob = %sha, "an attachment's content is not in the raw inbound; not kept")
+                    }
+                }
+            }
+        }
+        if keep_raw || messages.iter().any(|m| !m.attachments.is_empty()) {
+            match self.put(raw) {
+                Ok(sha) => {
+                    for m in messages.iter_mut() {
+                        m.metadata.retain(|(k, _)| k != RAW_KEY);
+                        m.metadata.push((RAW_KEY.into(), sha.clone()));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the raw inbound is not kept"),
+            }
+        }
+    }
+
+    /// Puts each attachment's content into `message`'s metadata for a sink's connector
+    /// (`okno.attachment.<sha256>`, base64). Fails naming the first one the store lacks.
+    pub fn attach_contents(&self, message: &mut crate::model::Message) -> Result<(), String> {
+        use base64::Engine as _;
+        let mut contents = Vec::new();
+        for a in &message.attachments {
+            let sha = a.content_ref.strip_prefix("sha256:").unwrap_or(&a.sha256);
+            let content = self
+                .get(sha)
+                .map_err(|e| format!("reading attachment {:?}: {e:#}", a.name))?
+                .ok_or_else(|| {
+                    format!(
+                        "attachment {:?} ({}) is not in the blob store (too large, over the quota, or past retention)",
+                        a.name, a.content_ref
+                    )
+                })?;
+            contents.push((
+                format!("{CONTENT_KEY}{sha}"),
+                base64::engine::general_purpose::STANDARD.encode(content),
+            ));
+        }
+        message.metadata.extend(contents);
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all: a temporary dot-file beside it, fsynced,
+/// renamed, and the directory fsynced so that the rename survives a crash.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().context("a blob path has a directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .context("a blob path has a file name")?
+        .to_string_lossy();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file =
+        std::fs::File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", temp.display()))?;
+    drop(file);
+    std::fs::rename(&temp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_bounded_and_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        blobs.configure(BlobLimits {
+            max_blob_bytes: 10,
+            quota_bytes: 15,
+            retention_days: 1,
+            keep_raw: false,
+        });
+        let sha = blobs.put(b"hello").unwrap();
+        assert_eq!(sha, sha256_hex(b"hello"));
+        assert!(dir.path().join(&sha[..2]).join(&sha[2..]).is_file());
+        assert_eq!(blobs.get(&sha).unwrap().as_deref(), Some(&b"hello"[..]));
+        // The same content again is the same blob, counted once.
+        blobs.put(b"hello").unwrap();
+        assert_eq!(blobs.used_bytes(), 5);
+        assert!(matches!(
+            blobs.put(b"eleven byte"),
+            Err(BlobError::TooLarge { size: 11, max: 10 })
+        ));
+        blobs.put(b"0123456789").unwrap();
+        assert!(matches!(blobs.put(b"x"), Err(BlobError::Full { .. })));
+        assert_eq!(blobs.get(&"0".repeat(64)).unwrap(), None);
+        assert_eq!(blobs.get("../../etc/passwd").unwrap(), None);
+        // Reopened, the store counts what it holds.
+        assert_eq!(Blobs::open(dir.path()).unwrap().used_bytes(), 15);
+        // A day and a bit later both are past retention.
+        assert_eq!(blobs.sweep(SystemTime::now()).unwrap(), 0);
+        let later = SystemTime::now() + Duration::from_secs(86_400 + 60);
+        assert_eq!(blobs.sweep(later).unwrap(), 2);
+        assert_eq!(blobs.get(&sha).unwrap(), None);
+        assert_eq!(blobs.used_bytes(), 0);
+    }
+
+    #[test]
+    fn a_damaged_blob_is_not_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        let sha = blobs.put(b"content").unwrap();
+        std::fs::write(dir.path().join(&sha[..2]).join(&sha[2..]), b"other").unwrap();
+        assert_eq!(blobs.get(&sha).unwrap(), None);
+    }
+}
