@@ -50,7 +50,11 @@ pub struct Appeal {
 #[derive(Deserialize)]
 struct AppealLine {
     text: String,
-    code: String,
+    /// The code; or else the first of `codes` (the seed appeals' form).
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    codes: Vec<String>,
 }
 
 /// Reads labelled appeals: one JSON object a line with `text` and `code` (other fields are
@@ -70,7 +74,10 @@ pub fn read_appeals(path: &Path) -> anyhow::Result<Vec<Appeal>> {
                 path.display()
             )
         })?;
-        let code = parsed.code.trim().to_string();
+        let Some(code) = parsed.code.or_else(|| parsed.codes.into_iter().next()) else {
+            bail!("{}:{line}: no \"code\" (nor \"codes\")", path.display());
+        };
+        let code = code.trim().to_string();
         if classifier_table::lookup(&code).is_none() {
             bail!(
                 "{}:{line}: code {code:?} is not in the official classifier",
@@ -104,6 +111,9 @@ pub struct EvalReport {
     pub theme_top3: f64,
     /// Answers the plugin marked `low_confidence`.
     pub low_confidence: f64,
+    /// Among the answers not marked `low_confidence`, the share whose best code is right
+    /// (`None` when every answer was marked).
+    pub precision_not_flagged: Option<f64>,
     /// Wall time of one classify call, instantiation included (with examples, once the
     /// plugin has indexed them).
     pub mean_ms: f64,
@@ -154,6 +164,21 @@ const CONFUSION_ROWS: usize = 5;
 fn blocks(code: &str, n: usize) -> Option<String> {
     let parts: Vec<&str> = code.split('.').take(n).collect();
     (parts.len() == n).then(|| parts.join("."))
+}
+
+/// Whether a code given is the labelled one. A label at the тема level (a portal theme
+/// mapped to a тема as a whole, `XXXX.XXXX.XXXX.0000`) is met by any code of the тема.
+fn exact(given: &str, label: &str) -> bool {
+    match label.strip_suffix(".0000") {
+        Some(_) if label.split('.').count() == 4 => {
+            let depth = label
+                .split('.')
+                .position(|b| b.chars().all(|c| c == '0'))
+                .unwrap_or(4);
+            depth > 0 && same_blocks(given, label, depth)
+        }
+        _ => given == label,
+    }
 }
 
 fn same_blocks(a: &str, b: &str, n: usize) -> bool {
@@ -348,8 +373,21 @@ fn measure(
                 .is_some_and(|c| same_blocks(c, &a.code, blocks))
         }
     };
-    let exact_within =
-        |k: usize| move |a: &Appeal, o: &Outcome| o.candidates.iter().take(k).any(|c| *c == a.code);
+    let exact_within = |k: usize| {
+        move |a: &Appeal, o: &Outcome| o.candidates.iter().take(k).any(|c| exact(c, &a.code))
+    };
+    let not_flagged: Vec<(&Appeal, &Outcome)> = appeals
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, o)| !o.low_confidence && !o.candidates.is_empty())
+        .collect();
+    let precision_not_flagged = (!not_flagged.is_empty()).then(|| {
+        not_flagged
+            .iter()
+            .filter(|(a, o)| exact(&o.candidates[0], &a.code))
+            .count() as f64
+            / not_flagged.len() as f64
+    });
 
     let mut times: Vec<f64> = outcomes.iter().map(|o| o.millis).collect();
     times.sort_by(f64::total_cmp);
@@ -371,6 +409,7 @@ fn measure(
                 .any(|c| same_blocks(c, &a.code, 3))
         }),
         low_confidence: share(&|_, o| o.low_confidence),
+        precision_not_flagged,
         mean_ms: times.iter().sum::<f64>() / n as f64,
         p99_ms: p99,
         first_call_mean_ms: None,
@@ -483,6 +522,9 @@ fn render(report: &EvalReport, options: &EvalOptions) -> String {
     line(&mut out, "exact top-5:", report.exact_top5);
     line(&mut out, "тема in top 3:", report.theme_top3);
     line(&mut out, "low confidence:", report.low_confidence);
+    if let Some(p) = report.precision_not_flagged {
+        let _ = writeln!(out, "right, not flagged:{:>5.1}%", p * 100.0);
+    }
     let _ = writeln!(
         out,
         "time per call:    mean {:.1} ms, p99 {:.1} ms",
@@ -526,6 +568,282 @@ fn render(report: &EvalReport, options: &EvalOptions) -> String {
         }
     }
     out
+}
+
+/// Options of `okno eval per-source`.
+#[derive(clap::Args, Debug)]
+pub struct PerSourceArgs {
+    /// The folder of external data (kursk_cp2022/, nashdom_ryazan/, nash_spb/).
+    #[arg(long, default_value = "../shared/data/external")]
+    pub external: PathBuf,
+    /// The mapping of portal themes to codes.
+    #[arg(long, default_value = "plugins/topics/data/portal_themes.csv")]
+    pub mapping: PathBuf,
+    /// The portals, comma-separated; each is tested with a model trained on the others.
+    #[arg(long, value_delimiter = ',', default_value = "kursk,ryazan,spb")]
+    pub sources: Vec<String>,
+    /// Labelled appeals measured with leave-one-out, and imported as corrections for the
+    /// curve (JSONL as for `eval classify`).
+    #[arg(long)]
+    pub appeals: Option<PathBuf>,
+    /// Labelled appeals measured as a test only (JSONL; `code` or `codes`).
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Most texts of a held-out portal classified (picked by a hash of the text).
+    #[arg(long, default_value_t = 1500)]
+    pub test_cap: usize,
+    /// Print one JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One line of the per-source table.
+#[derive(Clone, Debug, Serialize)]
+pub struct PerSourceRow {
+    /// What is measured.
+    pub test: String,
+    /// What the learned model was trained on (`-` for the table alone), and the examples.
+    pub model: String,
+    /// The low-confidence threshold in force (chosen on the model's training sources).
+    pub threshold: f32,
+    pub report: EvalReport,
+}
+
+/// Classifies `appeals` natively with `model`; `examples(i)` are the corrections the
+/// i-th appeal sees.
+fn native_outcomes(
+    appeals: &[Appeal],
+    model: &okno_plugin_topics::learned::Model,
+    examples: &dyn Fn(usize) -> Vec<okno_plugin_topics::PreparedExample>,
+) -> (Vec<Outcome>, usize) {
+    let params = okno_plugin_topics::Params::for_model(model);
+    let mut most = 0;
+    let outcomes = appeals
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let prepared = examples(i);
+            most = most.max(prepared.len());
+            let started = Instant::now();
+            let t = okno_plugin_topics::classify_with_model(&a.text, &prepared, &params, model);
+            Outcome {
+                candidates: std::iter::once(t.best.code)
+                    .chain(t.alternatives.into_iter().map(|x| x.code))
+                    .collect(),
+                low_confidence: t.low_confidence,
+                millis: started.elapsed().as_secs_f64() * 1000.0,
+            }
+        })
+        .collect();
+    (outcomes, most)
+}
+
+/// A held-out portal's texts as appeals: distinct, mapped to a code, at most `cap`
+/// picked by a hash of the text.
+fn portal_appeals(
+    texts: &[okno_plugin_topics::train::Labelled],
+    source: &str,
+    cap: usize,
+) -> Vec<Appeal> {
+    let mut picked: BTreeMap<(u64, &str), &str> = BTreeMap::new();
+    for t in texts {
+        let text = t.text.trim();
+        if t.source == source && t.code != okno_plugin_topics::learned::NONE && !text.is_empty() {
+            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in text.bytes() {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            picked.entry((hash, text)).or_insert(t.code.as_str());
+        }
+    }
+    picked
+        .into_iter()
+        .take(cap)
+        .enumerate()
+        .map(|(i, ((_, text), code))| Appeal {
+            line: i + 1,
+            text: text.to_string(),
+            code: code.to_string(),
+        })
+        .collect()
+}
+
+/// The per-source evaluation: each portal tested with a model trained on the others
+/// (and with the table alone), then the appeals with leave-one-out and the seed as a
+/// test, with a model trained on all the portals, and the corrections curve.
+pub fn per_source(args: &PerSourceArgs) -> anyhow::Result<Vec<PerSourceRow>> {
+    use okno_plugin_topics::learned::Model;
+    use okno_plugin_topics::train::{train, TrainOptions};
+    use okno_plugin_topics::{prepare, Example};
+
+    let mapping = super::train::read_mapping(&args.mapping)?;
+    let set = super::train::labelled(&args.external, &mapping, &args.sources)?;
+    let present: Vec<String> = args
+        .sources
+        .iter()
+        .filter(|s| set.texts.iter().any(|t| &t.source == *s))
+        .cloned()
+        .collect();
+    if present.is_empty() {
+        bail!("no text of {} is mapped", args.sources.join(", "));
+    }
+    let options = TrainOptions::default();
+    let mut rows = Vec::new();
+    let empty = Model::empty();
+    let none = |_: usize| Vec::new();
+    let row = |test: String,
+               model: String,
+               m: &Model,
+               appeals: &[Appeal],
+               outcomes: (Vec<Outcome>, usize)| PerSourceRow {
+        test,
+        model,
+        threshold: okno_plugin_topics::Params::for_model(m).low_confidence_below,
+        report: measure(appeals, &outcomes.0, outcomes.1, Vec::new()),
+    };
+    if present.len() >= 2 {
+        for held in &present {
+            let training: Vec<_> = set
+                .texts
+                .iter()
+                .filter(|t| &t.source != held)
+                .cloned()
+                .collect();
+            let (bytes, _) = train(&training, &options);
+            let model = Model::parse(&bytes).map_err(anyhow::Error::msg)?;
+            let others: Vec<&str> = present
+                .iter()
+                .filter(|s| *s != held)
+                .map(String::as_str)
+                .collect();
+            let appeals = portal_appeals(&set.texts, held, args.test_cap);
+            rows.push(row(
+                held.clone(),
+                "-".into(),
+                &empty,
+                &appeals,
+                native_outcomes(&appeals, &empty, &none),
+            ));
+            rows.push(row(
+                held.clone(),
+                others.join("+"),
+                &model,
+                &appeals,
+                native_outcomes(&appeals, &model, &none),
+            ));
+        }
+    }
+    let (bytes, _) = train(&set.texts, &options);
+    let model = Model::parse(&bytes).map_err(anyhow::Error::msg)?;
+    let all = present.join("+");
+    let as_examples = |appeals: &[Appeal]| -> Vec<Example> {
+        appeals
+            .iter()
+            .map(|a| Example {
+                code: a.code.clone(),
+                text: a.text.clone(),
+            })
+            .collect()
+    };
+    let mut loo_examples: Vec<Example> = Vec::new();
+    if let Some(path) = &args.appeals {
+        let appeals = read_appeals(path)?;
+        loo_examples = as_examples(&appeals);
+        let name = path.display().to_string();
+        let loo = |i: usize| {
+            let mut others = loo_examples.clone();
+            others.remove(i);
+            prepare(&others)
+        };
+        for (m, label) in [(&empty, "-".to_string()), (&model, all.clone())] {
+            rows.push(row(
+                format!("{name}, no examples"),
+                label.clone(),
+                m,
+                &appeals,
+                native_outcomes(&appeals, m, &none),
+            ));
+            rows.push(row(
+                format!("{name}, leave-one-out"),
+                label,
+                m,
+                &appeals,
+                native_outcomes(&appeals, m, &loo),
+            ));
+        }
+    }
+    if let Some(path) = &args.seed {
+        let appeals = read_appeals(path)?;
+        let name = path.display().to_string();
+        rows.push(row(
+            name.clone(),
+            "-".into(),
+            &empty,
+            &appeals,
+            native_outcomes(&appeals, &empty, &none),
+        ));
+        // The curve: the first k appeals of --appeals imported as corrections.
+        let mut ks = vec![0usize];
+        for k in [10, 25] {
+            if k < loo_examples.len() {
+                ks.push(k);
+            }
+        }
+        if !loo_examples.is_empty() {
+            ks.push(loo_examples.len());
+        }
+        for k in ks {
+            let prepared = prepare(&loo_examples[..k]);
+            rows.push(row(
+                format!("{name}, {k} corrections"),
+                all.clone(),
+                &model,
+                &appeals,
+                native_outcomes(&appeals, &model, &|_| prepared.clone()),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+/// The rows as a Markdown table (shares in per cent).
+pub fn render_per_source(rows: &[PerSourceRow]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "| test | model trained on | n | раздел | тематика | тема | exact top-1 | exact top-5 | тема in top 3 | low confidence | top-1 right, not flagged | threshold |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    for r in rows {
+        let p = &r.report;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            r.test,
+            r.model,
+            p.n,
+            pct(p.section),
+            pct(p.subject),
+            pct(p.theme),
+            pct(p.exact_top1),
+            pct(p.exact_top5),
+            pct(p.theme_top3),
+            pct(p.low_confidence),
+            p.precision_not_flagged.map_or("-".into(), pct),
+            r.threshold
+        );
+    }
+    out
+}
+
+/// `okno eval per-source`.
+pub fn per_source_command(args: PerSourceArgs) -> anyhow::Result<()> {
+    let rows = per_source(&args)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        print!("{}", render_per_source(&rows));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

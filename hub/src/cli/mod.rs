@@ -8,6 +8,7 @@ pub mod plugin;
 pub mod report;
 pub mod route;
 pub mod serve;
+pub mod train;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,6 +64,11 @@ enum Command {
     Eval {
         #[command(subcommand)]
         command: EvalCommand,
+    },
+    /// Train a plugin's model from labelled data.
+    Train {
+        #[command(subcommand)]
+        command: train::TrainCommand,
     },
     /// Issue, list and revoke the API's bearer tokens.
     Token {
@@ -172,6 +178,10 @@ enum EvalCommand {
         #[arg(long = "config", value_parser = plugin::parse_key_value)]
         settings: Vec<(String, String)>,
     },
+    /// The topics plugin's code natively, per source: trained on some portals, tested on
+    /// another; the appeals of --appeals with leave-one-out, those of --seed as a test
+    /// only, and the curve of accuracy against corrections imported.
+    PerSource(eval::PerSourceArgs),
 }
 
 #[derive(Subcommand)]
@@ -490,6 +500,7 @@ pub fn main() -> anyhow::Result<()> {
             }
         },
         Command::Report { command } => report::run(command),
+        Command::Train { command } => train::run(command),
         Command::Eval { command } => match command {
             EvalCommand::Classify {
                 plugin: file,
@@ -514,6 +525,7 @@ pub fn main() -> anyhow::Result<()> {
                 };
                 runtime.block_on(eval::classify_command(options, json))
             }
+            EvalCommand::PerSource(args) => eval::per_source_command(args),
         },
     }
 }
