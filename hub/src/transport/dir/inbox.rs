@@ -3,8 +3,15 @@
 //! A file is read only once it is complete: its size and modification time must be the
 //! same at two scans in a row. Names starting with `.` and ending with `.tmp` or `.part`
 //! are never read, so a writer that writes under such a name and renames when done is
-//! picked up at the next two scans. Subdirectories (`done/`, `failed/` among them) are
-//! not read.
+//! picked up at the next two scans.
+//!
+//! A folder in the inbox is one packet (a МЭДО packet delivered as a folder:
+//! `envelope.ltr`, the transport file and the files it names): it is taken once its
+//! listing — names, sizes, modification times, to one level of subfolders — is the same
+//! at two scans in a row, and a writer that builds it under a `.`-name and renames it when
+//! done is never read half. Its files go to the connector as one zip container (the
+//! folder's name as its top folder, entries in name order), and the folder moves to
+//! `done/` or `failed/` whole. `done/` and `failed/` themselves are never read.
 //!
 //! Each file is passed whole to the source's connector as one input (a `.zip` container
 //! as its bytes with content type `application/zip`; the connector opens it), with
@@ -67,11 +74,70 @@ fn current(hub: &Hub, name: &str) -> Option<(DirInConfig, InboxPaths)> {
     Some((dir, paths))
 }
 
-/// What a file looked like at the last scan.
+/// What a file (or a packet folder) looked like at the last scan.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Seen {
     size: u64,
     modified: Option<SystemTime>,
+    /// Files in a folder; 1 for a file.
+    files: u64,
+    folder: bool,
+}
+
+/// Subfolders of a packet folder read, below the packet itself.
+const FOLDER_DEPTH: u32 = 1;
+
+/// Files of one packet folder, at most.
+const FOLDER_FILES: usize = 512;
+
+/// The files of a packet folder, relative paths with `/`, in name order.
+fn folder_files(root: &Path) -> std::io::Result<Vec<(String, std::fs::Metadata)>> {
+    fn walk(
+        dir: &Path,
+        prefix: &str,
+        depth: u32,
+        out: &mut Vec<(String, std::fs::Metadata)>,
+    ) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let meta = entry.metadata()?;
+            let relative = format!("{prefix}{name}");
+            if meta.is_dir() {
+                if depth < FOLDER_DEPTH {
+                    walk(&entry.path(), &format!("{relative}/"), depth + 1, out)?;
+                }
+            } else if meta.is_file() {
+                out.push((relative, meta));
+            }
+            if out.len() > FOLDER_FILES {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, "", 0, &mut out)?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// A folder's listing as one [`Seen`]: total size, latest modification, file count.
+fn folder_seen(root: &Path, meta: &std::fs::Metadata) -> std::io::Result<Seen> {
+    let files = folder_files(root)?;
+    let latest = files
+        .iter()
+        .filter_map(|(_, m)| m.modified().ok())
+        .chain(meta.modified().ok())
+        .max();
+    Ok(Seen {
+        size: files.iter().map(|(_, m)| m.len()).sum(),
+        modified: latest,
+        files: files.len() as u64,
+        folder: true,
+    })
 }
 
 /// Why a scan could not go on; the source reports it once and tries again later.
@@ -153,22 +219,39 @@ async fn scan(
         }
         // A file that vanished since the listing was moved by someone else: skip it.
         let Ok(meta) = entry.metadata() else { continue };
-        if !meta.is_file() {
+        let now = if meta.is_file() {
+            Seen {
+                size: meta.len(),
+                modified: meta.modified().ok(),
+                files: 1,
+                folder: false,
+            }
+        } else if meta.is_dir() {
+            let path = entry.path();
+            if path == paths.done || path == paths.failed {
+                continue;
+            }
+            // A folder changing under the walk is simply not stable yet.
+            let Ok(seen) = folder_seen(&path, &meta) else {
+                continue;
+            };
+            seen
+        } else {
             continue;
-        }
-        let now = Seen {
-            size: meta.len(),
-            modified: meta.modified().ok(),
         };
         present.insert(file_name.clone());
         if seen.insert(file_name.clone(), now) == Some(now) {
-            ready.push(file_name);
+            ready.push((file_name, now.folder));
         }
     }
     seen.retain(|file_name, _| present.contains(file_name));
     ready.sort();
-    for file_name in ready {
-        take(hub, name, settings, paths, &file_name).await?;
+    for (file_name, folder) in ready {
+        if folder {
+            take_folder(hub, name, settings, paths, &file_name).await?;
+        } else {
+            take(hub, name, settings, paths, &file_name).await?;
+        }
         seen.remove(&file_name);
     }
     Ok(())
@@ -219,6 +302,95 @@ async fn take(
         Err(IngestError::Decode(error)) => fail(hub, source, paths, file_name, &error.to_string()),
         Err(error) => Err(ScanError::Journal(file_name.to_string(), error)),
     }
+}
+
+/// Reads one complete packet folder, ingests it as a zip container, and moves the folder
+/// to done/ or failed/.
+async fn take_folder(
+    hub: &Hub,
+    source: &str,
+    settings: &DirInConfig,
+    paths: &InboxPaths,
+    folder: &str,
+) -> Result<(), ScanError> {
+    let root = paths.inbox.join(folder);
+    let max = *settings.max_file_bytes.get_ref();
+    let files = folder_files(&root).map_err(io("listing", &root))?;
+    if files.len() > FOLDER_FILES {
+        let reason = format!("the folder holds more than {FOLDER_FILES} files; it was not read");
+        return fail(hub, source, paths, folder, &reason);
+    }
+    let total: u64 = files.iter().map(|(_, m)| m.len()).sum();
+    if total > max {
+        let reason = format!(
+            "the folder's files are larger than sources.dir.max_file_bytes = {max} bytes together; they were not read"
+        );
+        return fail(hub, source, paths, folder, &reason);
+    }
+    // The key digests names and contents, not the zip (whose bytes could change with
+    // the library), so a folder read again after a restart is a duplicate.
+    let mut digest = Sha256::new();
+    let mut contents = Vec::with_capacity(files.len());
+    for (relative, _) in &files {
+        let path = root.join(relative);
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+            .map_err(io("reading", &path))?;
+        digest.update(relative.as_bytes());
+        digest.update([0]);
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(&bytes);
+        contents.push((format!("{folder}/{relative}"), bytes));
+    }
+    let sha256 = hex::encode(digest.finalize());
+    let bytes = match zip_folder(&contents) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let reason = format!("the folder could not be packed: {e}");
+            return fail(hub, source, paths, folder, &reason);
+        }
+    };
+    let inbound = Inbound {
+        content_type: Some("application/zip".into()),
+        metadata: vec![
+            ("file.name".into(), folder.to_string()),
+            ("file.folder".into(), "true".into()),
+            ("file.size".into(), total.to_string()),
+            ("file.sha256".into(), sha256.clone()),
+        ],
+        bytes,
+    };
+    let key = format!("folder:{folder}:{sha256}");
+    match hub.ingest_with_key(source, inbound, Some(&key)).await {
+        Ok(accepted) => {
+            let target = free_name(&paths.done, folder);
+            std::fs::rename(&root, &target).map_err(io("moving to done", &root))?;
+            sync_dir(&paths.inbox);
+            hub.metrics.transport_event(TRANSPORT, source, "done", 1);
+            let ids: Vec<&str> = accepted.iter().map(|a| a.id.as_str()).collect();
+            tracing::info!(source, folder = %for_log(folder), messages = ?ids, "packet folder journaled and moved to done");
+            Ok(())
+        }
+        Err(IngestError::Decode(error)) => fail(hub, source, paths, folder, &error.to_string()),
+        Err(error) => Err(ScanError::Journal(folder.to_string(), error)),
+    }
+}
+
+/// A packet folder's files as a zip container, stored (not compressed: it is unpacked
+/// again at once), with a fixed time so that the same folder gives the same bytes.
+fn zip_folder(files: &[(String, Vec<u8>)]) -> zip::result::ZipResult<Vec<u8>> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default())
+        .large_file(files.iter().any(|(_, b)| b.len() as u64 >= u32::MAX as u64));
+    for (name, bytes) in files {
+        writer.start_file(name.as_str(), options)?;
+        writer.write_all(bytes)?;
+    }
+    Ok(writer.finish()?.into_inner())
 }
 
 /// Moves a refused file to failed/, with `NAME.error` beside it. The reason is written
