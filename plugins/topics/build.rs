@@ -98,7 +98,7 @@ fn check_model(bytes: &[u8], rows: &[Row]) -> Result<(), String> {
     let features = u32_at(24)? as usize;
     let pairs = u32_at(28)? as usize;
     let header = 32;
-    let expected = header + labels * 28 + features * 8 + pairs * 4;
+    let expected = header + labels * 28 + features * 8 + pairs * 2;
     if bytes.len() != expected {
         return Err(format!("{} bytes, its header says {expected}", bytes.len()));
     }

@@ -716,7 +716,28 @@ pub fn per_source(args: &PerSourceArgs) -> anyhow::Result<Vec<PerSourceRow>> {
                 .filter(|s| *s != held)
                 .map(String::as_str)
                 .collect();
-            let appeals = portal_appeals(&set.texts, held, args.test_cap);
+            // The held-out portal's texts: up to CURVE_MAX of them (with a вопрос code)
+            // serve as its officials' corrections for the curve, the rest are the test.
+            let mut pool = portal_appeals(&set.texts, held, args.test_cap + CURVE_MAX);
+            let mut corrections: Vec<Example> = Vec::new();
+            let mut i = pool.len();
+            while i > 0 && corrections.len() < CURVE_MAX {
+                i -= 1;
+                if !pool[i].code.ends_with(".0000") {
+                    let a = pool.remove(i);
+                    corrections.push(Example {
+                        code: a.code,
+                        text: a.text,
+                    });
+                }
+            }
+            if corrections.len() < CURVE_MAX || pool.len() < CURVE_MAX {
+                // Too few texts for a curve: all of them are the test.
+                pool = portal_appeals(&set.texts, held, args.test_cap);
+                corrections.clear();
+            }
+            pool.truncate(args.test_cap);
+            let appeals = pool;
             rows.push(row(
                 held.clone(),
                 "-".into(),
@@ -731,6 +752,18 @@ pub fn per_source(args: &PerSourceArgs) -> anyhow::Result<Vec<PerSourceRow>> {
                 &appeals,
                 native_outcomes(&appeals, &model, &none),
             ));
+            if !corrections.is_empty() {
+                for k in [10, 25, CURVE_MAX] {
+                    let prepared = prepare(&corrections[..k]);
+                    rows.push(row(
+                        format!("{held}, {k} of its corrections"),
+                        others.join("+"),
+                        &model,
+                        &appeals,
+                        native_outcomes(&appeals, &model, &|_| prepared.clone()),
+                    ));
+                }
+            }
         }
     }
     let (bytes, _) = train(&set.texts, &options);
@@ -805,6 +838,9 @@ pub fn per_source(args: &PerSourceArgs) -> anyhow::Result<Vec<PerSourceRow>> {
     }
     Ok(rows)
 }
+
+/// The largest number of corrections on the curve (as many as the 43 appeals).
+const CURVE_MAX: usize = 43;
 
 /// The rows as a Markdown table (shares in per cent).
 pub fn render_per_source(rows: &[PerSourceRow]) -> String {
@@ -951,6 +987,136 @@ mod tests {
         .expect("write");
         let error = read_appeals(&path).expect_err("an unknown code");
         assert!(format!("{error:#}").contains(":1: code"), "{error:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Three tiny portals in the external data's layout, and a mapping of their themes.
+    fn portal_fixture(dir: &Path) -> PathBuf {
+        use std::io::Write as _;
+        let roads = [
+            "Яма на дороге у дома, асфальт разбит",
+            "Разбита дорога, ямы на проезжей части",
+            "Ямы на дороге, нужен ремонт асфальта",
+            "Дорогу не ремонтируют, сплошные ямы",
+        ];
+        let trash = [
+            "Не вывозят мусор, контейнеры переполнены",
+            "Мусор не вывозят неделю, контейнерная площадка",
+            "Переполнены мусорные контейнеры во дворе",
+            "Свалка мусора у контейнеров",
+        ];
+        std::fs::create_dir_all(dir.join("kursk_cp2022")).unwrap();
+        std::fs::create_dir_all(dir.join("nashdom_ryazan")).unwrap();
+        std::fs::create_dir_all(dir.join("nash_spb")).unwrap();
+        let mut kursk = String::from("id,Текст Сообщения,Тематика,Ответственное лицо\n");
+        let mut ryazan = String::from("\"id\",\"text\",\"category\",\"theme\",\"executor\"\n");
+        let mut spb = String::from(
+            "id,date,district,city_object,category,reason_id,reason,text,answer_org\n",
+        );
+        for (n, (r, t)) in roads.iter().zip(&trash).enumerate() {
+            kursk.push_str(&format!(
+                "{n},\"<p>{r}&nbsp;, Курск</p>\",Дороги,x\n{n},\"{t} в Курске\",Мусор,x\n"
+            ));
+            ryazan.push_str(&format!("\"{n}\",\"{r} в Рязани\",\"c\",\"Ямы\",\"x\"\n\"{n}\",\"{t} в Рязани\",\"c\",\"Отходы\",\"x\"\n"));
+            spb.push_str(&format!("{n},2021-01-01,d,o,c,7,r,\"{r}, Петербург\",a\n{n},2021-01-01,d,o,c,9,r,\"{t}, Петербург\",a\n"));
+        }
+        std::fs::write(dir.join("kursk_cp2022/train_with_header.csv"), &kursk).unwrap();
+        std::fs::write(
+            dir.join("kursk_cp2022/test_with_header.csv"),
+            "id,Текст Сообщения,Тематика,Ответственное лицо\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("nashdom_ryazan/NashDomRyazan-29-03-2019.csv"),
+            &ryazan,
+        )
+        .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(spb.as_bytes()).unwrap();
+        std::fs::write(
+            dir.join("nash_spb/nash_spb_appeals.csv.gz"),
+            gz.finish().unwrap(),
+        )
+        .unwrap();
+        let mapping = dir.join("mapping.csv");
+        std::fs::write(
+            &mapping,
+            "source,theme,code,reason\n\
+             kursk,Дороги,0003.0009.0099.0742,roads\n\
+             kursk,Мусор,0005.0005.0056.1161,rubbish\n\
+             ryazan,Ямы,0003.0009.0099.0000,roads as a whole\n\
+             ryazan,Отходы,0005.0005.0056.1161,rubbish\n\
+             spb,7,0003.0009.0099.0742,roads\n\
+             spb,9,none,no code\n",
+        )
+        .unwrap();
+        mapping
+    }
+
+    #[test]
+    fn per_source_tests_each_portal_with_a_model_trained_on_the_others() {
+        let dir = std::env::temp_dir().join(format!("okno-eval-portals-{}", std::process::id()));
+        let mapping = portal_fixture(&dir);
+        let args = PerSourceArgs {
+            external: dir.clone(),
+            mapping: mapping.clone(),
+            sources: vec!["kursk".into(), "ryazan".into(), "spb".into()],
+            appeals: None,
+            seed: None,
+            test_cap: 100,
+            json: false,
+        };
+        let rows = per_source(&args).expect("per-source evaluation");
+        // Each portal twice (table alone, then trained on the other two); too few texts
+        // for a corrections curve.
+        let tests: Vec<(&str, &str, usize)> = rows
+            .iter()
+            .map(|r| (r.test.as_str(), r.model.as_str(), r.report.n))
+            .collect();
+        assert_eq!(
+            tests,
+            vec![
+                ("kursk", "-", 8),
+                ("kursk", "ryazan+spb", 8),
+                ("ryazan", "-", 8),
+                ("ryazan", "kursk+spb", 8),
+                // St Petersburg's rubbish reason maps to none: only its roads are tested.
+                ("spb", "-", 4),
+                ("spb", "kursk+ryazan", 4),
+            ]
+        );
+        // Trained on Kursk and Ryazan, the roads of St Petersburg land in the тема.
+        let spb = &rows[5].report;
+        assert_eq!(spb.theme, 1.0, "{spb:?}");
+        assert!(render_per_source(&rows).contains("| spb | kursk+ryazan | 4 |"));
+
+        // Training twice on the fixture gives the same bytes.
+        let train_args = |out: &str| super::super::train::TrainTopicsArgs {
+            external: dir.clone(),
+            mapping: mapping.clone(),
+            sources: vec!["kursk".into(), "ryazan".into(), "spb".into()],
+            out: dir.join(out),
+            stats: Some(dir.join(format!("{out}.csv"))),
+        };
+        super::super::train::topics_command(train_args("a.bin")).expect("trains");
+        super::super::train::topics_command(train_args("b.bin")).expect("trains again");
+        let (a, b) = (
+            std::fs::read(dir.join("a.bin")).unwrap(),
+            std::fs::read(dir.join("b.bin")).unwrap(),
+        );
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "the same data gives the same model");
+        let stats = std::fs::read_to_string(dir.join("a.bin.csv")).unwrap();
+        assert!(stats.contains("spb,none,4\n"), "{stats}");
+
+        // A mapping naming a code the classifier lacks is refused with its line.
+        std::fs::write(
+            &mapping,
+            "source,theme,code,reason\nkursk,Дороги,0003.0009.0099.9999,roads\n",
+        )
+        .unwrap();
+        let error = super::super::train::read_mapping(&mapping).expect_err("unknown code");
+        assert!(format!("{error:#}").contains(":2: code"), "{error:#}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

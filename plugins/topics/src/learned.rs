@@ -21,7 +21,10 @@
 //! labels × f32        log-probability of a feature the class never saw
 //! labels × u32        the label's entry in the classifier table (u32::MAX for none)
 //! features × (hash u32, first pair u32), sorted by hash
-//! pairs × (label u16, weight u16): log P(f|c) above the class's unseen value, quantised
+//! pairs × (label u8, weight u8): log P(f|c) above the class's unseen value, quantised
+//!
+//! One byte each keeps the model small: its data, with the table's, must fit the 1 MiB
+//! beside the stack in the plugin's initial memory (`hub/src/cli/build.rs`).
 //! ```
 //! The same bytes always come from the same data: every map is ordered and every sum is
 //! taken in a fixed order.
@@ -30,7 +33,9 @@ use crate::table;
 use crate::text::{term_hash, Tokenizer};
 
 const MAGIC: &[u8; 4] = b"OKNB";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Most labels: a pair names its label in one byte.
+pub const MAX_LABELS: usize = 256;
 const HEADER: usize = 4 + 4 + 4 * 3 + 4 * 3;
 const LABEL_BYTES: usize = 20;
 /// The label of texts that belong to no code the model scores.
@@ -86,10 +91,6 @@ fn f32_at(b: &[u8], at: usize) -> f32 {
     f32::from_bits(u32_at(b, at))
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
 impl Model<'static> {
     /// The compiled-in model (build.rs checked it).
     pub fn embedded() -> Model<'static> {
@@ -125,15 +126,15 @@ impl<'a> Model<'a> {
         let labels = u32_at(bytes, 20) as usize;
         let features = u32_at(bytes, 24) as usize;
         let pairs = u32_at(bytes, 28) as usize;
-        let expected = HEADER + labels * (LABEL_BYTES + 8) + features * 8 + pairs * 4;
+        let expected = HEADER + labels * (LABEL_BYTES + 8) + features * 8 + pairs * 2;
         if bytes.len() != expected {
             return Err(format!(
                 "model is {} bytes, its header says {expected}",
                 bytes.len()
             ));
         }
-        if labels > usize::from(u16::MAX) {
-            return Err(format!("{labels} labels, at most 65535"));
+        if labels > MAX_LABELS {
+            return Err(format!("{labels} labels, at most {MAX_LABELS}"));
         }
         Ok(Model {
             bytes,
@@ -214,8 +215,8 @@ impl<'a> Model<'a> {
             };
             known += 1;
             for p in start..end {
-                let label = u16_at(self.bytes, pairs + p * 4) as usize;
-                let q = u16_at(self.bytes, pairs + p * 4 + 2);
+                let label = self.bytes[pairs + p * 2] as usize;
+                let q = self.bytes[pairs + p * 2 + 1];
                 log[label] += f32::from(q) * self.scale;
             }
         }
@@ -272,14 +273,21 @@ pub struct Parts {
     pub features: Vec<(u32, Vec<(u16, f32)>)>,
 }
 
-/// The model file's bytes. Weights are quantised to 16 bits of the largest weight.
+/// The model file's bytes. Weights are quantised to 8 bits of the largest weight.
+///
+/// Panics with more than [`MAX_LABELS`] labels.
 pub fn encode(parts: &Parts) -> Vec<u8> {
     let max = parts
         .features
         .iter()
         .flat_map(|(_, p)| p.iter().map(|(_, w)| *w))
         .fold(0.0f32, f32::max);
-    let scale = if max > 0.0 { max / 65535.0 } else { 1.0 };
+    assert!(
+        parts.labels.len() <= MAX_LABELS,
+        "{} labels, at most {MAX_LABELS}",
+        parts.labels.len()
+    );
+    let scale = if max > 0.0 { max / 255.0 } else { 1.0 };
     let pairs: usize = parts.features.iter().map(|(_, p)| p.len()).sum();
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
@@ -314,9 +322,8 @@ pub fn encode(parts: &Parts) -> Vec<u8> {
     }
     for (_, p) in &parts.features {
         for (label, w) in p {
-            let q = (w / scale).round().clamp(0.0, 65535.0) as u16;
-            out.extend_from_slice(&label.to_le_bytes());
-            out.extend_from_slice(&q.to_le_bytes());
+            out.push(*label as u8);
+            out.push((w / scale).round().clamp(0.0, 255.0) as u8);
         }
     }
     out

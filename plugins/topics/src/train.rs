@@ -30,6 +30,9 @@ pub struct TrainOptions {
     pub alpha: f32,
     /// Least number of texts a feature appears in to be kept.
     pub min_texts: u32,
+    /// Most features kept, those in most texts first: the model must stay small enough
+    /// for the plugin's initial memory.
+    pub max_features: usize,
     /// Sharpness of the posterior per known feature ([`learned::Model::posterior`]).
     pub beta: f32,
     /// Share of not-flagged top-1 codes that must be right on the held-out training
@@ -45,6 +48,7 @@ impl Default for TrainOptions {
             per_source_code_cap: 300,
             alpha: 0.5,
             min_texts: 2,
+            max_features: 12_000,
             beta: 4.0,
             precision_goal: 0.6,
             calibration_cap: 1500,
@@ -224,11 +228,13 @@ fn fit(
             *texts_with.entry(*h).or_default() += 1;
         }
     }
-    let kept: BTreeSet<u32> = texts_with
+    let mut frequent: Vec<(u32, u32)> = texts_with
         .into_iter()
         .filter(|(_, n)| *n >= options.min_texts)
-        .map(|(h, _)| h)
         .collect();
+    frequent.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    frequent.truncate(options.max_features);
+    let kept: BTreeSet<u32> = frequent.into_iter().map(|(h, _)| h).collect();
     let mut labels: Vec<&str> = trained.into_iter().collect();
     labels.push(NONE);
     let index: BTreeMap<&str, u16> = labels
