@@ -250,7 +250,7 @@ pub async fn demo(once: bool, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
                         .map(|()| format!("dropped into {}", inbox.display()))
                 }
                 (_, _) => {
-                    post_to_source(&client, addr, config_source, &source_tokens, &name, bytes).await
+                    post_to_source(&client, addr, config_source, &source_tokens, &file, bytes).await
                 }
             };
             match outcome {
@@ -575,16 +575,47 @@ async fn send_mail(listen: &str, bytes: &[u8]) -> anyhow::Result<String> {
     ))
 }
 
+/// The request headers in `X.headers` beside the traffic file `X` (`Name: value` lines;
+/// empty lines and lines starting with `#` skipped), or none when there is no such file.
+/// Telegram's webhook carries its secret token in a header, as a platform would send it.
+fn extra_headers(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut path = file.as_os_str().to_owned();
+    path.push(".headers");
+    let path = PathBuf::from(path);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut headers = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            bail!(
+                "{}:{}: `{line}` is not a header; write `Name: value`",
+                path.display(),
+                n + 1
+            );
+        };
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    Ok(headers)
+}
+
 /// Posts a file to an HTTP source: a webhook source through `/v1/webhooks/{source}`,
-/// any other with its source token.
+/// any other with its source token; with the headers of its `.headers` file.
 async fn post_to_source(
     client: &reqwest::Client,
     addr: SocketAddr,
     source: &crate::config::SourceConfig,
     tokens: &BTreeMap<String, String>,
-    name: &str,
+    file: &Path,
     bytes: Vec<u8>,
 ) -> anyhow::Result<String> {
+    let name = file_name(file);
     let source_name = source.name.get_ref();
     let webhook = source.auth == crate::config::SourceAuth::Connector;
     let url = if webhook {
@@ -592,7 +623,7 @@ async fn post_to_source(
     } else {
         format!("http://{addr}/v1/sources/{source_name}/messages")
     };
-    let content_type = match Path::new(name).extension().and_then(|e| e.to_str()) {
+    let content_type = match Path::new(&name).extension().and_then(|e| e.to_str()) {
         Some("json") => "application/json",
         Some("xml") => "application/xml",
         Some("csv") => "text/csv",
@@ -604,6 +635,9 @@ async fn post_to_source(
         .post(&url)
         .header("content-type", content_type)
         .body(bytes);
+    for (header, value) in extra_headers(file)? {
+        request = request.header(header, value);
+    }
     if !webhook {
         request = request.bearer_auth(tokens.get(source_name).map(String::as_str).unwrap_or(""));
     }
