@@ -105,6 +105,118 @@ async fn every_endpoint_admits_exactly_its_roles() {
     assert_eq!(checked, ENDPOINTS.len() * Role::ALL.len());
 }
 
+/// The `(METHOD, path)` pairs of every `.route("PATH", get(..).post(..))` in `text`: the
+/// method routers named at the top level of the route's second argument.
+fn declared_routes(file: &Path, text: &str) -> Vec<(String, String)> {
+    const METHODS: &[&str] = &["get", "post", "put", "delete", "patch", "head", "options"];
+    let mut routes = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(".route(\"") {
+        let after = &rest[at + ".route(\"".len()..];
+        let end = after.find('"').expect("a route's path ends");
+        let path = after[..end].to_string();
+        // The method router: from the comma after the path to the `)` closing `.route(`.
+        let expr = &after[end + 1..];
+        let (mut depth, mut word, mut methods) = (0i32, String::new(), Vec::new());
+        for c in expr.chars() {
+            match c {
+                '(' | '{' | '[' => {
+                    if depth == 0 && !word.is_empty() {
+                        assert!(
+                            METHODS.contains(&word.as_str()),
+                            "{}: route {path}: `{word}(` is no method router this test can read; teach it",
+                            file.display()
+                        );
+                        methods.push(word.to_uppercase());
+                    }
+                    depth += 1;
+                    word.clear();
+                }
+                ')' | '}' | ']' => {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                }
+                c if depth == 0 && (c.is_alphanumeric() || c == '_') => word.push(c),
+                _ => {
+                    if depth == 0 {
+                        word.clear();
+                    }
+                }
+            }
+        }
+        assert!(
+            !methods.is_empty(),
+            "{}: route {path} names no method",
+            file.display()
+        );
+        for method in methods {
+            routes.push((method, path.clone()));
+        }
+        rest = &after[end..];
+    }
+    routes
+}
+
+fn rust_files(dir: &Path, into: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push(path);
+        }
+    }
+}
+
+/// The role matrix walks the access table; this holds the table to the router itself, so
+/// that a route added without a row (which would answer 403 to everyone, untested) fails
+/// the suite, as does a row left behind by a removed route.
+#[test]
+fn every_route_of_the_router_has_exactly_one_access_rule() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("hub/src"), &mut files);
+    let mut declared = std::collections::BTreeSet::new();
+    let mut api_files = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // The hub's API routers carry the hub as their state; others (the demo's
+        // recording sink) are other servers.
+        if !(text.contains("Router<Arc<Hub>>") || text.contains("fn router(hub: Arc<Hub>)")) {
+            continue;
+        }
+        api_files += 1;
+        assert!(
+            !text.contains(".nest(") && !text.contains(".route_service("),
+            "{}: nested routers and services are not read by this test; teach it",
+            file.display()
+        );
+        for route in declared_routes(&file, &text) {
+            assert!(
+                declared.insert(route.clone()),
+                "{route:?} is declared twice"
+            );
+        }
+    }
+    assert!(api_files >= 5, "found only {api_files} router files");
+    let listed: std::collections::BTreeSet<(String, String)> = ENDPOINTS
+        .iter()
+        .map(|e| (e.method.to_string(), e.path.to_string()))
+        .collect();
+    let without_rule: Vec<_> = declared.difference(&listed).collect();
+    let without_route: Vec<_> = listed.difference(&declared).collect();
+    assert!(
+        without_rule.is_empty(),
+        "routes without a row in hub/src/api/access.rs ENDPOINTS: {without_rule:?}"
+    );
+    assert!(
+        without_route.is_empty(),
+        "ENDPOINTS rows with no route: {without_route:?}"
+    );
+    assert_eq!(declared.len(), ENDPOINTS.len());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_expired_tokens_are_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -285,13 +397,39 @@ async fn admin_actions_are_audited_and_tampering_is_found() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("was altered"), "{said}");
 
+    // Reordering two entries, and removing one in the middle, are found by the chain.
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 4, "{text}");
+    let mut reordered = lines.clone();
+    reordered.swap(1, 2);
+    std::fs::write(&log, reordered.join("\n") + "\n").unwrap();
+    let out = okno(&["audit", "verify", "--data-dir"], &data);
+    assert!(!out.status.success(), "a reordered log verified");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("removed or reordered"), "{said}");
+    let mut cut = lines.clone();
+    cut.remove(1);
+    std::fs::write(&log, cut.join("\n") + "\n").unwrap();
+    let out = okno(&["audit", "verify", "--data-dir"], &data);
+    assert!(
+        !out.status.success(),
+        "a log with an entry removed verified"
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("removed or reordered"), "{said}");
+
     // Removing the last entry is found through the head.
-    let mut lines: Vec<&str> = text.lines().collect();
+    let mut lines = lines;
     lines.pop();
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
     let out = okno(&["audit", "verify", "--data-dir"], &data);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("removed at the end"));
+
+    // And the untouched log verifies again.
+    std::fs::write(&log, &text).unwrap();
+    let out = okno(&["audit", "verify", "--data-dir"], &data);
+    assert!(out.status.success(), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,6 +31,19 @@ struct Started {
 /// A hub with the source `smtp-mail` listening on SMTP. `smtp_settings` are TOML lines
 /// for `[sources.smtp]`; `tls`: add the test certificate for STARTTLS.
 async fn start_hub(dir: &Path, smtp_settings: &str, tls: Option<&Pki>, extra: &str) -> Started {
+    start_hub_with(dir, smtp_settings, tls, extra, "workers = 2", &[]).await
+}
+
+/// As [`start_hub`], with `hub_settings` (TOML lines for `[hub]`) and the test plugin
+/// `hostile` as extra classifiers (name, settings).
+async fn start_hub_with(
+    dir: &Path,
+    smtp_settings: &str,
+    tls: Option<&Pki>,
+    extra: &str,
+    hub_settings: &str,
+    classifiers: &[(&str, &str)],
+) -> Started {
     let listen = format!("127.0.0.1:{}", free_port());
     let smtp = format!("127.0.0.1:{}", free_port());
     let tls_table = tls
@@ -54,7 +67,7 @@ async fn start_hub(dir: &Path, smtp_settings: &str, tls: Option<&Pki>, extra: &s
          recipients = [\"{RECEPTION}\", \"@minister.minsoc.example.ru\"]\n\
          max_message_bytes = {MAX_MESSAGE_BYTES}\ncommand_timeout_ms = 5000\n{smtp_settings}\n{tls_table}\n",
     );
-    let config = write_config(dir, &listen, &sinks, &[]);
+    let config = write_config_with(dir, &listen, hub_settings, &sinks, classifiers);
     let (hub, _) = serve::start(config, Default::default())
         .await
         .expect("the hub starts");
@@ -167,6 +180,44 @@ impl RawClient {
         self.send(format!("{line}\r\n").as_bytes()).await;
         self.reply().await
     }
+
+    /// The answers to commands already sent (pipelined), each checked to start with its
+    /// expected code, in order.
+    async fn expect_replies(&mut self, expected: &[&str]) {
+        for (n, expected) in expected.iter().enumerate() {
+            let answer = self.reply().await;
+            assert!(
+                answer.starts_with(expected),
+                "answer {n} was {answer:?}, expected {expected:?}"
+            );
+        }
+    }
+
+    /// One command after another, each answer checked to start with its expected code
+    /// (such as `"250 "` or `"550 5.1.1"`); returns the answers.
+    async fn converse(&mut self, steps: &[(&str, &str)]) -> Vec<String> {
+        let mut answers = Vec::new();
+        for (line, expected) in steps {
+            let answer = self.command(line).await;
+            assert!(
+                answer.starts_with(expected),
+                "{line:?} was answered {answer:?}, expected {expected:?}"
+            );
+            answers.push(answer);
+        }
+        answers
+    }
+
+    /// MAIL FROM, RCPT TO the reception, DATA: ready for the message.
+    async fn open_data(&mut self) {
+        let rcpt = format!("RCPT TO:<{RECEPTION}>");
+        self.converse(&[
+            ("MAIL FROM:<a@example.ru>", "250 "),
+            (&rcpt, "250 "),
+            ("DATA", "354 "),
+        ])
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,21 +303,20 @@ async fn starttls_and_auth_with_a_source_token() {
 
     // Plain text: no MAIL before STARTTLS, and no AUTH offered.
     let mut raw = RawClient::connect(&started.smtp).await;
-    let ehlo = raw.command("EHLO relay.example.ru").await;
+    let ehlo = raw
+        .converse(&[
+            ("EHLO relay.example.ru", "250-"),
+            ("MAIL FROM:<a@example.ru>", "530 "),
+            ("AUTH PLAIN AHJlbGF5LTEAeA==", "538 "),
+        ])
+        .await
+        .remove(0);
     assert!(ehlo.contains("STARTTLS"), "{ehlo}");
     assert!(
         ehlo.contains(&format!("SIZE {MAX_MESSAGE_BYTES}")),
         "{ehlo}"
     );
     assert!(!ehlo.contains("AUTH"), "{ehlo}");
-    assert!(raw
-        .command("MAIL FROM:<a@example.ru>")
-        .await
-        .starts_with("530 "));
-    assert!(raw
-        .command("AUTH PLAIN AHJlbGF5LTEAeA==")
-        .await
-        .starts_with("538 "));
 
     let mail = mail("smtp-tls-1@example.ru", "Обращение", "Прошу ответить.");
     let response = client(&started.smtp, Some(&pki), Some(("relay-1", &relay_token)))
@@ -309,43 +359,21 @@ async fn bad_input_is_refused_nothing_is_stored_and_the_listener_serves_on() {
     let started = start_hub(dir.path(), "", None, "").await;
     let hub = &started.hub;
     let mut raw = RawClient::connect(&started.smtp).await;
-    assert!(raw
-        .command("EHLO client.example.ru")
-        .await
-        .starts_with("250-"));
-
-    // A recipient the source does not take.
-    assert!(raw
-        .command("MAIL FROM:<a@example.ru>")
-        .await
-        .starts_with("250 "));
-    let unknown = raw.command("RCPT TO:<someone@elsewhere.example.ru>").await;
-    assert!(unknown.starts_with("550 5.1.1"), "{unknown}");
-    let unknown = raw.command("RCPT TO:<other@minsoc.example.ru>").await;
-    assert!(unknown.starts_with("550 "), "{unknown}");
-    assert!(
-        raw.command("DATA").await.starts_with("554 "),
-        "no valid recipients"
-    );
-    assert!(raw.command("RSET").await.starts_with("250 "));
+    raw.converse(&[
+        ("EHLO client.example.ru", "250-"),
+        // A recipient the source does not take; DATA with no valid recipient.
+        ("MAIL FROM:<a@example.ru>", "250 "),
+        ("RCPT TO:<someone@elsewhere.example.ru>", "550 5.1.1"),
+        ("RCPT TO:<other@minsoc.example.ru>", "550 "),
+        ("DATA", "554 "),
+        ("RSET", "250 "),
+    ])
+    .await;
 
     // Over the size limit: declared, then sent without declaring it.
-    let declared = raw
-        .command(&format!(
-            "MAIL FROM:<a@example.ru> SIZE={}",
-            MAX_MESSAGE_BYTES + 1
-        ))
-        .await;
-    assert!(declared.starts_with("552 "), "{declared}");
-    assert!(raw
-        .command("MAIL FROM:<a@example.ru>")
-        .await
-        .starts_with("250 "));
-    assert!(raw
-        .command(&format!("RCPT TO:<{RECEPTION}>"))
-        .await
-        .starts_with("250 "));
-    assert!(raw.command("DATA").await.starts_with("354 "));
+    let declared = format!("MAIL FROM:<a@example.ru> SIZE={}", MAX_MESSAGE_BYTES + 1);
+    raw.converse(&[(&declared, "552 ")]).await;
+    raw.open_data().await;
     let big = mail(
         "smtp-big@example.ru",
         "Большое",
@@ -353,22 +381,12 @@ async fn bad_input_is_refused_nothing_is_stored_and_the_listener_serves_on() {
     );
     assert!(big.len() > MAX_MESSAGE_BYTES);
     raw.send(&big).await;
-    let over = raw.command(".").await;
-    assert!(over.starts_with("552 5.3.4"), "{over}");
+    raw.converse(&[(".", "552 5.3.4")]).await;
 
     // Not an e-mail: the connector's reason, permanently.
-    assert!(raw
-        .command("MAIL FROM:<a@example.ru>")
-        .await
-        .starts_with("250 "));
-    assert!(raw
-        .command(&format!("RCPT TO:<{RECEPTION}>"))
-        .await
-        .starts_with("250 "));
-    assert!(raw.command("DATA").await.starts_with("354 "));
+    raw.open_data().await;
     raw.send(b"just some words, no header\r\n").await;
-    let garbage = raw.command(".").await;
-    assert!(garbage.starts_with("554 5.6.0"), "{garbage}");
+    let garbage = raw.converse(&[(".", "554 5.6.0")]).await.remove(0);
     assert!(garbage.contains("header"), "{garbage}");
     assert_eq!(hub.store.message_count(), 0);
 
@@ -378,31 +396,22 @@ async fn bad_input_is_refused_nothing_is_stored_and_the_listener_serves_on() {
     batch.extend_from_slice(&good);
     batch.extend_from_slice(b".\r\nNOOP\r\n");
     raw.send(&batch).await;
-    assert!(raw.reply().await.starts_with("250 2.1.0"));
-    assert!(raw.reply().await.starts_with("250 2.1.5"));
-    assert!(raw.reply().await.starts_with("550 "));
-    assert!(raw.reply().await.starts_with("354 "));
-    let accepted = raw.reply().await;
-    assert!(accepted.starts_with("250 2.0.0 accepted as "), "{accepted}");
-    assert!(raw.reply().await.starts_with("250 "));
+    raw.expect_replies(&[
+        "250 2.1.0",
+        "250 2.1.5",
+        "550 ",
+        "354 ",
+        "250 2.0.0 accepted as ",
+        "250 ",
+    ])
+    .await;
     assert_eq!(raw.command("QUIT").await, "221 2.0.0 bye");
     assert_eq!(hub.store.message_count(), 1);
 
     // A connection dropped in the middle of DATA leaves nothing behind.
     let mut cut = RawClient::connect(&started.smtp).await;
-    assert!(cut
-        .command("EHLO client.example.ru")
-        .await
-        .starts_with("250"));
-    assert!(cut
-        .command("MAIL FROM:<a@example.ru>")
-        .await
-        .starts_with("250 "));
-    assert!(cut
-        .command(&format!("RCPT TO:<{RECEPTION}>"))
-        .await
-        .starts_with("250 "));
-    assert!(cut.command("DATA").await.starts_with("354 "));
+    cut.converse(&[("EHLO client.example.ru", "250")]).await;
+    cut.open_data().await;
     let whole = mail(
         "smtp-cut@example.ru",
         "Обрыв",
@@ -451,12 +460,11 @@ async fn a_store_that_cannot_flush_gets_451_until_it_can() {
     assert!(refused.to_string().contains("451"), "{refused}");
     // Refused at MAIL now, before the client sends the message.
     let mut raw = RawClient::connect(&started.smtp).await;
-    assert!(raw
-        .command("EHLO client.example.ru")
-        .await
-        .starts_with("250"));
-    let at_mail = raw.command("MAIL FROM:<a@example.ru>").await;
-    assert!(at_mail.starts_with("451 4.3.0"), "{at_mail}");
+    raw.converse(&[
+        ("EHLO client.example.ru", "250"),
+        ("MAIL FROM:<a@example.ru>", "451 4.3.0"),
+    ])
+    .await;
     drop(raw);
 
     std::fs::remove_file(store.join("blobs")).unwrap();
@@ -470,6 +478,61 @@ async fn a_store_that_cannot_flush_gets_451_until_it_can() {
         .send_raw(&envelope("sender@example.ru", &[RECEPTION]), &third)
         .await
         .expect("250 once the store flushes");
+    accepted_id(&response);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_gets_451_and_keeps_what_it_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    // One worker, a queue of one, and a classifier that holds the worker for 2 s on `[loop]`.
+    let started = start_hub_with(
+        dir.path(),
+        "",
+        None,
+        "",
+        "workers = 1\nqueue_capacity = 1",
+        &[(
+            "slow",
+            "cpu_ms = 2000\n[plugins.settings]\nmode = \"by-body\"",
+        )],
+    )
+    .await;
+    let hub = &started.hub;
+    let mut accepted = Vec::new();
+    let mut refused = None;
+    for i in 0..6 {
+        let bytes = mail(
+            &format!("smtp-busy-{i}@example.ru"),
+            "Обращение",
+            "Текст [loop] обращения",
+        );
+        match client(&started.smtp, None, None)
+            .send_raw(&envelope("sender@example.ru", &[RECEPTION]), &bytes)
+            .await
+        {
+            Ok(response) => accepted.push(accepted_id(&response)),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("a full queue must refuse rather than grow");
+    assert!(refused.is_transient(), "{refused}");
+    assert!(refused.to_string().contains("451"), "{refused}");
+    assert!(refused.to_string().contains("queue is full"), "{refused}");
+    // What was accepted is kept, and nothing of the refused mail.
+    assert_eq!(hub.store.message_count(), accepted.len());
+    for id in &accepted {
+        record(hub, id);
+    }
+    // Once the worker is through the backlog, mail is taken again.
+    eventually("the queue drains", LIMIT, || hub.queue_depth() == 0).await;
+    let later = mail("smtp-busy-later@example.ru", "Обращение", "Без задержек.");
+    let response = client(&started.smtp, None, None)
+        .send_raw(&envelope("sender@example.ru", &[RECEPTION]), &later)
+        .await
+        .expect("250 once the queue has room");
     accepted_id(&response);
 }
 
@@ -544,8 +607,10 @@ async fn legacy_charset_samples_arrive_through_smtp_as_through_http() {
     );
 }
 
-/// aiosmtpd on loopback with STARTTLS and AUTH required, keeping each message it takes
-/// as `N.eml` with its envelope in `N.json`; recipients starting with `reject` get 550.
+/// aiosmtpd on loopback with AUTH required, over STARTTLS (required) or, in `smtps` mode,
+/// TLS from the first byte; it keeps each message it takes as `N.eml` with its envelope in
+/// `N.json`. Recipients starting with `reject` get 550; those starting with `tempfail`
+/// get 451 the first time.
 struct Relay {
     child: std::process::Child,
     port: u16,
@@ -564,12 +629,16 @@ import json, os, ssl, sys, time
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-host, port, out, cert, key, user, password = sys.argv[1:8]
+host, port, out, cert, key, user, password, mode = sys.argv[1:9]
+tempfailed = set()
 
 class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("reject"):
             return "550 5.1.1 no such mailbox"
+        if address.startswith("tempfail") and address not in tempfailed:
+            tempfailed.add(address)
+            return "451 4.3.0 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -580,7 +649,8 @@ class Handler:
             f.write(envelope.original_content)
         with open(base + ".tmp", "w") as f:
             json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
-                       "tls": session.ssl is not None, "authenticated": bool(session.authenticated)}, f)
+                       "tls": server.transport.get_extra_info("ssl_object") is not None,
+                       "authenticated": bool(session.authenticated)}, f)
         os.rename(base + ".tmp", base + ".json")
         return "250 2.0.0 kept"
 
@@ -591,9 +661,15 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
-controller = Controller(Handler(), hostname=host, port=int(port), tls_context=context,
-                        require_starttls=True, authenticator=authenticator,
-                        auth_required=True, auth_require_tls=True)
+if mode == "smtps":
+    # TLS from the first byte: no STARTTLS, and the session is encrypted all along.
+    controller = Controller(Handler(), hostname=host, port=int(port), ssl_context=context,
+                            authenticator=authenticator, auth_required=True,
+                            auth_require_tls=False)
+else:
+    controller = Controller(Handler(), hostname=host, port=int(port), tls_context=context,
+                            require_starttls=True, authenticator=authenticator,
+                            auth_required=True, auth_require_tls=True)
 controller.start()
 while True:
     time.sleep(3600)
@@ -601,6 +677,11 @@ while True:
 
 impl Relay {
     async fn start(dir: &Path, pki: &Pki, user: &str, password: &str) -> Relay {
+        Relay::start_in(dir, pki, user, password, "starttls").await
+    }
+
+    /// `mode`: `starttls` or `smtps`.
+    async fn start_in(dir: &Path, pki: &Pki, user: &str, password: &str, mode: &str) -> Relay {
         let port = free_port();
         let out = dir.join("relay-received");
         std::fs::create_dir_all(&out).unwrap();
@@ -615,6 +696,7 @@ impl Relay {
             .arg(&pki.server_key)
             .arg(user)
             .arg(password)
+            .arg(mode)
             .spawn()
             .expect(
                 "python3 with aiosmtpd (`python3 -m pip install aiosmtpd`; .ci/run installs it)",
@@ -750,4 +832,64 @@ async fn replies_go_out_through_a_relay_with_starttls_and_auth() {
         letter.reason
     );
     assert_eq!(relay.received().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_go_out_over_implicit_tls_and_a_relay_busy_for_now_is_tried_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    let relay = Relay::start_in(dir.path(), &pki, "okno", "relay-secret", "smtps").await;
+    std::fs::write(dir.path().join("relay.pass"), "relay-secret\n").unwrap();
+    let mail_plugin = plugin("mail");
+    let reply_sink = format!(
+        "[[plugins]]\nname = \"mail-reply\"\nkind = \"connector\"\nfile = \"{}\"\nsha256 = \"{}\"\n\
+         [plugins.settings]\nfrom = \"{RECEPTION}\"\n\n\
+         [[sinks]]\nname = \"reply\"\ntransport = \"smtp\"\nurl = \"smtps://localhost:{}\"\n\
+         connector = \"mail-reply\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 100\n\
+         timeout_ms = 10000\nca_file = \"{}\"\n[sinks.smtp]\nuser = \"okno\"\n\
+         password_file = \"relay.pass\"\n\n\
+         [[routes]]\nname = \"acknowledge\"\nmatch = {{ source = [\"smtp-mail\"] }}\nsinks = [\"reply\"]\n",
+        mail_plugin.display(),
+        sha256_of(&mail_plugin),
+        relay.port,
+        pki.ca.display(),
+    );
+    let started = start_hub(dir.path(), "", None, &reply_sink).await;
+
+    // The relay answers the first attempt 451 (busy for now): the sink tries again.
+    let appeal = "From: tempfail.citizen@example.ru\r\nTo: priemnaya@minsoc.example.ru\r\nSubject: =?utf-8?B?0J3QtdGCINC+0YLQvtC/0LvQtdC90LjRjw==?=\r\nMessage-ID: <relay-smtps-1@example.ru>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nВ доме нет отопления.\r\n";
+    let response = client(&started.smtp, None, None)
+        .send_raw(
+            &envelope("tempfail.citizen@example.ru", &[RECEPTION]),
+            appeal.as_bytes(),
+        )
+        .await
+        .unwrap();
+    let id = accepted_id(&response);
+    eventually("delivered", LIMIT, || {
+        record(&started.hub, &id).state == okno_hub::store::State::Delivered
+    })
+    .await;
+    let delivery = record(&started.hub, &id)
+        .deliveries
+        .get("reply")
+        .cloned()
+        .expect("a delivery to the reply sink");
+    assert_eq!(delivery.attempts, 2, "{delivery:?}");
+    let received = relay.received();
+    assert_eq!(received.len(), 1, "one letter, sent once");
+    let (envelope_seen, raw) = &received[0];
+    assert_eq!(
+        envelope_seen["rcpt_tos"],
+        serde_json::json!(["tempfail.citizen@example.ru"])
+    );
+    assert_eq!(envelope_seen["tls"], true, "{envelope_seen}");
+    assert_eq!(envelope_seen["authenticated"], true, "{envelope_seen}");
+    let reply = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("the relay got a MIME message");
+    assert_eq!(
+        reply.in_reply_to().as_text(),
+        Some("relay-smtps-1@example.ru")
+    );
 }
