@@ -16,6 +16,7 @@ use axum::Router;
 pub use okno_hub;
 use okno_hub::auth::{Role, TokenStore};
 
+pub mod feed_gate;
 pub mod tls;
 
 pub fn workspace() -> PathBuf {
@@ -354,4 +355,131 @@ pub fn mail(message_id: &str, subject: &str, body: &str) -> Vec<u8> {
         "From: Test Sender <sender@example.ru>\r\nTo: priemnaya@minsoc.example.ru\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
     )
     .into_bytes()
+}
+
+/// The `okno` binary built with the tests (`okno-under-test`), next to the test binaries'
+/// `deps/` directory.
+pub fn hub_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary sits in target/…/deps");
+    let binary = dir.join("okno-under-test");
+    assert!(
+        binary.exists(),
+        "{} was not built: run the test through cargo",
+        binary.display()
+    );
+    binary
+}
+
+/// A hub as a process of its own (`okno serve`), killed (`kill -9`) when dropped, so that
+/// a failed assertion leaves none behind.
+pub struct HubProcess(pub std::process::Child);
+
+impl HubProcess {
+    /// Starts `okno serve --config CONFIG` with `RUST_LOG=warn` (or `rust_log`); its
+    /// stderr goes to `log` when given.
+    pub fn spawn(config: &Path, log: Option<&Path>, rust_log: Option<&str>) -> HubProcess {
+        let mut command = std::process::Command::new(hub_binary());
+        command
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", rust_log.unwrap_or("warn"));
+        if let Some(log) = log {
+            command.stderr(std::process::Stdio::from(
+                std::fs::File::create(log).expect("creating the hub's log file"),
+            ));
+        }
+        HubProcess(command.spawn().expect("starting the hub process"))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// `kill -9`, and waits for the process to end.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// Whether the process has ended (without waiting).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits until something accepts connections on `listen`.
+pub async fn wait_for_port(listen: &str, limit: Duration) {
+    eventually("the hub answers", limit, || {
+        std::net::TcpStream::connect(listen).is_ok()
+    })
+    .await;
+}
+
+/// One way to start a hub for a test: a config from [`write_config_with`] (the mail
+/// source, the reference classifiers and policy), and the hub in this process or as a
+/// process of its own.
+pub struct TestHub {
+    /// The directory holding the config (`okno.toml`) and the data dir (`data/`).
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    /// The address the hub listens on, `127.0.0.1:PORT`.
+    pub listen: String,
+}
+
+impl TestHub {
+    /// Writes the config in `dir`: `hub_settings` are TOML lines of `[hub]` (`workers =
+    /// 2` unless they set it), `sinks_and_routes` as for [`write_config`], `extra` hostile
+    /// classifiers (name, settings TOML).
+    pub fn configure(
+        dir: &Path,
+        hub_settings: &str,
+        sinks_and_routes: &str,
+        extra: &[(&str, &str)],
+    ) -> TestHub {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let settings = if hub_settings
+            .lines()
+            .any(|l| l.trim_start().starts_with("workers"))
+        {
+            hub_settings.to_string()
+        } else {
+            format!("workers = 2\n{hub_settings}")
+        };
+        let config = write_config_with(dir, &listen, &settings, sinks_and_routes, extra);
+        TestHub {
+            dir: dir.to_path_buf(),
+            config,
+            listen,
+        }
+    }
+
+    /// Starts the hub in this process (as `okno serve` does); returns it and its address.
+    pub async fn start(&self) -> (Arc<okno_hub::pipeline::Hub>, String) {
+        let (hub, addr) = okno_hub::cli::serve::start(self.config.clone(), Default::default())
+            .await
+            .expect("the hub starts");
+        (hub, addr.to_string())
+    }
+
+    /// Starts the hub as a process of its own (see [`HubProcess::spawn`]) and waits
+    /// until it listens.
+    pub async fn spawn(&self, log: Option<&Path>, rust_log: Option<&str>) -> HubProcess {
+        let process = HubProcess::spawn(&self.config, log, rust_log);
+        wait_for_port(&self.listen, Duration::from_secs(120)).await;
+        process
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
 }

@@ -3,57 +3,16 @@
 //! flush refuses ingest and is not ready until it can.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use okno_hub::cli::serve;
 use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// Clients sending at once.
 const SENDERS: usize = 32;
-
-/// The hub as a process of its own, killed (`kill -9`) when dropped, so that a failed
-/// assertion leaves none behind.
-struct HubProcess(Child);
-
-impl HubProcess {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn spawn_hub(config: &Path, log: Option<&Path>) -> HubProcess {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_okno-under-test"));
-    command
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn");
-    if let Some(log) = log {
-        command.stderr(Stdio::from(
-            std::fs::File::create(log).expect("creating the hub's log file"),
-        ));
-    }
-    HubProcess(command.spawn().expect("starting the hub process"))
-}
-
-async fn wait_for_port(listen: &str) {
-    eventually("the hub answers", LIMIT, || {
-        std::net::TcpStream::connect(listen).is_ok()
-    })
-    .await;
-}
 
 /// One mail's ingest: the status and the ids answered, or `None` when the hub did not
 /// answer (killed).
@@ -174,24 +133,18 @@ async fn all_delivered(listen: &str, expected: usize) -> HashMap<String, String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_unfinished() {
-    // 3,000 by default, for CI; `OKNO_DURABILITY_messages=20000` runs the issue's size.
-    let messages_env = std::env::var("OKNO_DURABILITY_messages").ok();
+    // 3,000 by default, for CI; `OKNO_DURABILITY_MESSAGES=20000` runs the issue's size.
+    let messages_env = std::env::var("OKNO_DURABILITY_MESSAGES").ok();
     let messages: usize = messages_env.map_or(3_000, |n| {
         n.parse()
-            .expect("OKNO_DURABILITY_messages must be a number of messages")
+            .expect("OKNO_DURABILITY_MESSAGES must be a number of messages")
     });
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let sink = Sink::start(port).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config(
-        dir.path(),
-        &listen,
-        &one_sink(&Sink::url(port, "r"), 1000),
-        &[],
-    );
-    let mut hub = spawn_hub(&config, None);
-    wait_for_port(&listen).await;
+    let test = TestHub::configure(dir.path(), "", &one_sink(&Sink::url(port, "r"), 1000), &[]);
+    let listen = test.listen.clone();
+    let mut hub = test.spawn(None, None).await;
 
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let sending = tokio::spawn(send_all(
@@ -208,8 +161,7 @@ async fn a_hub_killed_under_load_loses_no_acknowledged_message_and_leaves_none_u
     let before_kill = sending.await.unwrap();
     assert!(before_kill.len() < messages, "the kill cut the load short");
 
-    let mut hub = spawn_hub(&config, None);
-    wait_for_port(&listen).await;
+    let mut hub = test.spawn(None, None).await;
     // The senders try again what was not acknowledged, with the same Message-IDs.
     let missing: Vec<usize> = (0..messages)
         .filter(|n| !before_kill.contains_key(n))
@@ -259,12 +211,9 @@ async fn every_message_its_fast_sinks_got_is_delivered_in_the_api() {
         Sink::url(port_a, "a"),
         Sink::url(port_b, "b")
     );
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config_with(dir.path(), &listen, "workers = 4", &sinks, &[]);
-    let (_hub, addr) = serve::start(config, Default::default())
-        .await
-        .expect("the hub starts");
-    let addr = addr.to_string();
+    let (_hub, addr) = TestHub::configure(dir.path(), "workers = 4", &sinks, &[])
+        .start()
+        .await;
 
     let ids = send_all(addr.clone(), (0..MESSAGES).collect(), Arc::default()).await;
     assert_eq!(ids.len(), MESSAGES);
@@ -286,16 +235,10 @@ async fn a_store_that_cannot_flush_refuses_ingest_and_is_not_ready_until_it_can(
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let sink = Sink::start(port).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config(
-        dir.path(),
-        &listen,
-        &one_sink(&Sink::url(port, "r"), 100),
-        &[],
-    );
+    let test = TestHub::configure(dir.path(), "", &one_sink(&Sink::url(port, "r"), 100), &[]);
+    let listen = test.listen.clone();
     let log = dir.path().join("hub.log");
-    let mut hub = spawn_hub(&config, Some(&log));
-    wait_for_port(&listen).await;
+    let mut hub = test.spawn(Some(&log), None).await;
     let client = reqwest::Client::new();
     let ready = || async {
         let url = format!("http://{listen}/readyz");

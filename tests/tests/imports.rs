@@ -8,7 +8,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use okno_hub::cli::serve;
 use okno_hub::pipeline::Hub;
 use okno_hub::runtime::kv::{PluginKv, CORRECTIONS_PREFIX, MAX_VALUE_BYTES};
 use okno_hub::store::State;
@@ -29,14 +28,13 @@ const DOG_CODE: &str = "0003.0008.0086.0544";
 async fn start_hub(dir: &Path, hub_settings: &str, extra: &[(&str, &str)]) -> (Arc<Hub>, String) {
     let port = free_port();
     let _sink = Sink::start(port).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config_with(
+    let test = TestHub::configure(
         dir,
-        &listen,
-        &format!("workers = 2\n{hub_settings}"),
+        hub_settings,
         &one_sink(&Sink::url(port, "registry"), 5),
         extra,
     );
+    let config = test.config.clone();
     let text = std::fs::read_to_string(&config).expect("the config");
     let topics_limit = "name = \"topics\"";
     let at = text.find(topics_limit).expect("a topics entry");
@@ -44,9 +42,7 @@ async fn start_hub(dir: &Path, hub_settings: &str, extra: &[(&str, &str)]) -> (A
     let after = after.replacen("cpu_ms = 500\n", "", 1);
     assert!(!after[..after.find("[[").unwrap_or(after.len())].contains("cpu_ms"));
     std::fs::write(&config, format!("{before}{after}")).expect("writing the config");
-    let (hub, addr) = serve::start(config, Default::default())
-        .await
-        .expect("the hub starts");
+    let (hub, addr) = test.start().await;
     assert_eq!(
         hub.active()
             .plugin("topics")
@@ -56,7 +52,7 @@ async fn start_hub(dir: &Path, hub_settings: &str, extra: &[(&str, &str)]) -> (A
             .as_millis(),
         100
     );
-    (hub, addr.to_string())
+    (hub, addr)
 }
 
 async fn send(

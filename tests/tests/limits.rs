@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use okno_hub::cli::serve;
 use okno_tests::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -16,17 +15,10 @@ const ANSWER: Duration = Duration::from_secs(20);
 async fn start_hub(dir: &std::path::Path, hub_settings: &str) -> String {
     let port = free_port();
     let _sink = Sink::start(port).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config_with(
-        dir,
-        &listen,
-        &format!("workers = 2\n{hub_settings}"),
-        &one_sink(&Sink::url(port, "r"), 3),
-        &[],
-    );
-    serve::start(config, Default::default())
-        .await
-        .expect("the hub starts");
+    let (_hub, listen) =
+        TestHub::configure(dir, hub_settings, &one_sink(&Sink::url(port, "r"), 3), &[])
+            .start()
+            .await;
     listen
 }
 

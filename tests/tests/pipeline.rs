@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use okno_hub::cli::serve;
 use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -12,12 +11,9 @@ async fn start_hub(
     sinks_and_routes: &str,
     extra: &[(&str, &str)],
 ) -> (std::sync::Arc<okno_hub::pipeline::Hub>, String) {
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config(dir, &listen, sinks_and_routes, extra);
-    let (hub, addr) = serve::start(config, Default::default())
+    TestHub::configure(dir, "", sinks_and_routes, extra)
+        .start()
         .await
-        .expect("the hub starts");
-    (hub, addr.to_string())
 }
 
 fn ids(body: &serde_json::Value) -> Vec<String> {
@@ -404,28 +400,10 @@ async fn reload_under_load_loses_nothing() {
 async fn a_hub_killed_with_undelivered_messages_delivers_them_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let config = write_config(
-        dir.path(),
-        &listen,
-        &one_sink(&Sink::url(port, "r"), 1000),
-        &[],
-    );
-    let exe = env!("CARGO_BIN_EXE_okno-under-test");
-    let spawn = || {
-        std::process::Command::new(exe)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("starting the hub process")
-    };
-    let mut hub = spawn();
+    let test = TestHub::configure(dir.path(), "", &one_sink(&Sink::url(port, "r"), 1000), &[]);
+    let listen = test.listen.clone();
+    let mut hub = test.spawn(None, None).await;
     let client = reqwest::Client::new();
-    eventually("the hub answers", LIMIT, || {
-        std::net::TcpStream::connect(&listen).is_ok()
-    })
-    .await;
     // The sink is down: every message is accepted (202) and none can be delivered yet.
     let mut accepted = Vec::new();
     for i in 0..20 {
@@ -445,11 +423,10 @@ async fn a_hub_killed_with_undelivered_messages_delivers_them_after_restart() {
         let body: serde_json::Value = r.json().await.unwrap();
         accepted.extend(ids(&body));
     }
-    hub.kill().expect("kill -9");
-    hub.wait().unwrap();
+    hub.kill();
 
     let sink = Sink::start(port).await;
-    let mut hub = spawn();
+    let mut hub = test.spawn(None, None).await;
     eventually(
         "every accepted message delivered after restart",
         Duration::from_secs(120),
@@ -459,6 +436,5 @@ async fn a_hub_killed_with_undelivered_messages_delivers_them_after_restart() {
         },
     )
     .await;
-    hub.kill().unwrap();
-    hub.wait().unwrap();
+    hub.kill();
 }

@@ -145,10 +145,14 @@ fn ingest_error(error: IngestError) -> ApiError {
             })
         }
         IngestError::Store(e) => ApiError::internal(e),
-        e @ IngestError::StorageUnavailable(_) => ApiError::new(
+        IngestError::StorageUnavailable(e) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            e.to_string(),
+            if e.full {
+                "storage_full"
+            } else {
+                "storage_unavailable"
+            },
+            format!("{e}; retry later"),
         ),
     }
 }
@@ -353,13 +357,16 @@ async fn ready(State(hub): State<Arc<Hub>>) -> Response {
     let active = hub.active();
     let expected = active.config.plugins.len();
     let durability = &hub.store.durability;
-    if let Some(reason) = durability.failing() {
+    if let Some(unavailable) = durability.unavailable() {
         // Nothing can be acknowledged while the journal cannot reach the disk.
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "not_ready",
-            message: format!("the store cannot flush to disk: {reason}"),
-            details: json!({"failed_flushes": durability.failed_flushes()}),
+            message: unavailable.to_string(),
+            details: json!({
+                "failed_flushes": durability.failed_flushes(),
+                "storage_full": unavailable.full,
+            }),
         }
         .into_response()
     } else if active.plugins.len() == expected {

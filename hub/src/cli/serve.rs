@@ -103,7 +103,16 @@ pub async fn serve(config: PathBuf, overrides: Overrides) -> anyhow::Result<()> 
         "http"
     };
     tracing::info!(%addr, scheme, "okno is serving; Ctrl-C stops it");
-    tokio::signal::ctrl_c().await?;
+    tokio::select! {
+        stop = tokio::signal::ctrl_c() => stop?,
+        // sled stopped after an I/O error and the disk takes writes again: the store is
+        // opened anew by running the hub anew in this process.
+        () = hub.store.durability.reopen_wanted() => {
+            tracing::warn!("opening the store again: the hub starts anew in this process");
+            let error = crate::store::reexec();
+            return Err(error).context("executing the hub anew to reopen its store");
+        }
+    }
     tracing::info!("stopping");
     Ok(())
 }

@@ -80,6 +80,9 @@ pub struct HubConfig {
     pub metrics_public: bool,
     /// Most examples one `POST /v1/corrections/import` may carry; 0 is refused.
     pub import_max_lines: std::num::NonZeroUsize,
+    /// Free space, in MiB, the data dir's disk keeps for the messages already accepted:
+    /// under it ingest answers `503 storage_full`. 0 refuses only once a write fails.
+    pub min_free_disk_mib: u64,
     /// `[hub.blobs]`: the blob store's bounds and retention.
     pub blobs: crate::store::blobs::BlobLimits,
 }
@@ -129,6 +132,7 @@ impl Default for HubConfig {
             body_budget_mib: 128,
             metrics_public: false,
             import_max_lines: std::num::NonZeroUsize::new(100_000).expect("not zero"),
+            min_free_disk_mib: 128,
             blobs: Default::default(),
         }
     }

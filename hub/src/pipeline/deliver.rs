@@ -17,13 +17,40 @@ use crate::transport::http_sink::{self, SendError};
 /// How often the outbox is looked at when nothing wakes the loop.
 const POLL: Duration = Duration::from_millis(50);
 
+/// The first wait of the loop while the store cannot record results; it doubles up to
+/// [`MAX_STORE_WAIT`].
+const FIRST_STORE_WAIT: Duration = Duration::from_millis(100);
+const MAX_STORE_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a delivery whose result could not be recorded waits before it is looked at
+/// again: it was perhaps sent, so it is not sent again at once.
+const BOOKKEEPING_RETRY: Duration = Duration::from_secs(1);
+
 pub async fn delivery_loop(hub: Arc<Hub>) {
     // Deliveries started and not finished, by `Store::delivery_key`.
     let in_flight: Arc<Mutex<HashSet<Vec<u8>>>> = Arc::default();
     // Where the last outbox scan stopped handing out deliveries (see `Store::due`).
     let mut resume = None;
     let mut limits: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut store_wait = FIRST_STORE_WAIT;
+    let mut paused = false;
     loop {
+        // A delivery's result must be recorded, or the delivery would be made again and
+        // again: while the store cannot write, none is started.
+        if hub.store.durability.cannot_write() {
+            if !paused {
+                tracing::warn!("deliveries paused: the store cannot record their results");
+                paused = true;
+            }
+            tokio::time::sleep(store_wait).await;
+            store_wait = (store_wait * 2).min(MAX_STORE_WAIT);
+            continue;
+        }
+        if paused {
+            tracing::warn!("deliveries resumed: the store records their results again");
+            paused = false;
+            store_wait = FIRST_STORE_WAIT;
+        }
         let now = crate::sla::now_millis();
         let active = hub.active();
         // What each sink can start now, so that the outbox is read no further than that.
@@ -74,13 +101,20 @@ pub async fn delivery_loop(hub: Arc<Hub>) {
             tokio::spawn(async move {
                 let (id, sink) = (entry.id.clone(), entry.sink.clone());
                 if let Err(e) = deliver_one(&hub, entry).await {
-                    tracing::error!(message_id = %id, sink = %sink, error = %format!("{e:#}"), "delivery bookkeeping failed; will retry");
+                    // sled's own I/O errors stop the store (and so the loop); each
+                    // is logged there once, others here.
+                    if hub.store.durability.storage_error(&e).is_none() {
+                        tracing::error!(message_id = %id, sink = %sink, error = %format!("{e:#}"), "delivery bookkeeping failed; will retry");
+                    }
+                    drop(permit);
+                    tokio::time::sleep(BOOKKEEPING_RETRY).await;
+                } else {
+                    drop(permit);
                 }
                 in_flight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&key);
-                drop(permit);
                 hub.delivery_wake.notify_one();
             });
         }
@@ -111,9 +145,11 @@ async fn deliver_one(hub: &Hub, entry: OutboxEntry) -> anyhow::Result<()> {
     let received_at = record.message.received_at;
     // A sink that waits for the registration number (a reply quoting it) looks again
     // shortly; no attempt is counted.
-    if let Some(due_at) = active.config.sink(&entry.sink).and_then(|sink| {
-        super::registration::held_until(sink, record, crate::sla::now_millis())
-    }) {
+    if let Some(due_at) = active
+        .config
+        .sink(&entry.sink)
+        .and_then(|sink| super::registration::held_until(sink, record, crate::sla::now_millis()))
+    {
         return hub.store.reschedule(
             &entry,
             &OutboxEntry {

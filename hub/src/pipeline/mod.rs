@@ -130,6 +130,7 @@ impl Hub {
         }
         tokio::spawn(deliver::delivery_loop(hub.clone()));
         tokio::spawn(compaction_loop(hub.clone()));
+        tokio::spawn(space_loop(hub.clone(), data_dir.clone()));
         tokio::spawn(crate::sla::run(hub.clone()));
         // Recovery: whatever was accepted but not routed goes through the pipeline again,
         // once what a crash left between a message and its idempotency key is settled.
@@ -346,11 +347,13 @@ impl Hub {
             self.metrics.rejected("busy");
             return Err(IngestError::Busy(self.queue_capacity));
         }
-        if let Some(reason) = self.store.durability.failing() {
-            self.metrics.rejected("storage-unavailable");
-            return Err(IngestError::StorageUnavailable(
-                crate::store::StorageUnavailable(reason),
-            ));
+        if let Some(unavailable) = self.store.durability.unavailable() {
+            self.metrics.rejected(if unavailable.full {
+                "storage-full"
+            } else {
+                "storage-unavailable"
+            });
+            return Err(IngestError::StorageUnavailable(unavailable));
         }
         Ok(())
     }
@@ -418,6 +421,29 @@ fn apply_overrides(config: &mut Config, overrides: &Overrides) {
         config.hub.data_dir = dir.clone();
     } else if config.hub.data_dir.is_relative() {
         config.hub.data_dir = config.base_dir.join(&config.hub.data_dir);
+    }
+}
+
+/// How often the data dir's free space is looked at (and, after sled stopped, a probe
+/// written): how long a disk that filled up or got room again can go unnoticed.
+const SPACE_CHECK: Duration = Duration::from_millis(250);
+
+/// Keeps the store's view of its disk's free space current (see
+/// [`crate::store::Durability::check_space`]), with the reserve of the config in force.
+async fn space_loop(hub: Arc<Hub>, data_dir: PathBuf) {
+    let mut tick = tokio::time::interval(SPACE_CHECK);
+    loop {
+        tick.tick().await;
+        let reserve = hub
+            .active()
+            .config
+            .hub
+            .min_free_disk_mib
+            .saturating_mul(1 << 20);
+        let durability = hub.store.durability.clone();
+        let dir = data_dir.clone();
+        // statvfs and the probe touch the disk: off the async workers.
+        let _ = tokio::task::spawn_blocking(move || durability.check_space(&dir, reserve)).await;
     }
 }
 

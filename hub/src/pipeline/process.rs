@@ -22,6 +22,10 @@ pub async fn worker(hub: Arc<Hub>, queue: Arc<Mutex<mpsc::Receiver<String>>>) {
         let Some(id) = next else { return };
         let span = tracing::info_span!("message", message_id = %id);
         if let Err(e) = process(&hub, &id).instrument(span).await {
+            // sled's own I/O error stops the store until it is reopened (logged there).
+            if hub.store.durability.storage_error(&e).is_some() {
+                continue;
+            }
             tracing::error!(message_id = %id, error = %for_log(&format!("{e:#}")), "processing failed; the message stays pending until restart");
         }
     }

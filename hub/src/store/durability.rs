@@ -10,6 +10,14 @@
 //! waiter gets [`StorageUnavailable`] at once instead of hanging, [`Durability::failing`]
 //! says why (for `/readyz`), and the log gets one line when flushing starts failing and
 //! one when it works again.
+//!
+//! A disk that fills up is refused before sled runs into it: [`Durability::check_space`]
+//! marks the store full while the free space is under the configured reserve, so that
+//! ingest answers `503 storage_full` and the messages already taken still have room to
+//! be processed and delivered. Should sled hit an I/O error all the same (the reserve
+//! used up, a failing disk), it refuses every write until it is opened again: then
+//! [`Durability::reopen_wanted`] resolves once a probe write shows the disk works, and
+//! `okno serve` opens the store again by executing itself anew (see [`reexec`]).
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -44,8 +52,47 @@ pub trait Journal: Send + 'static {
 /// The store cannot make writes durable now; what was written may become durable once a
 /// later flush succeeds.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the store cannot write to disk: {0}")]
-pub struct StorageUnavailable(pub String);
+#[error("the store cannot write to disk: {reason}")]
+pub struct StorageUnavailable {
+    pub reason: String,
+    /// The disk is full (or under its reserve), rather than failing otherwise.
+    pub full: bool,
+}
+
+impl StorageUnavailable {
+    pub fn new(reason: impl Into<String>) -> StorageUnavailable {
+        StorageUnavailable {
+            reason: reason.into(),
+            full: false,
+        }
+    }
+}
+
+/// Whether an error, or any cause in its chain, is a full disk (`ENOSPC`, `EDQUOT`).
+pub fn is_disk_full(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io = match cause.downcast_ref::<sled::Error>() {
+            Some(sled::Error::Io(io)) => Some(io),
+            _ => cause.downcast_ref::<std::io::Error>(),
+        };
+        io.is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        })
+    })
+}
+
+/// Whether an error comes from sled's own disk I/O, after which sled 0.34 refuses every
+/// write until it is opened again.
+fn is_sled_io(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sled::Error>(),
+            Some(sled::Error::Io(_))
+        )
+    })
+}
 
 /// A place in the order of flush requests: durable once a flush at or after it succeeds.
 #[derive(Clone, Copy, Debug)]
@@ -63,8 +110,14 @@ struct Flushed {
     failures: u64,
     /// Why flushing fails, while it does.
     failing: Option<String>,
-    /// Why sled stopped writing (until the hub restarts), once it has.
+    /// Why sled stopped writing (until the store is opened again), once it has.
     stopped: Option<String>,
+    /// The last failure (of a flush, or sled's) was a full disk.
+    no_space: bool,
+    /// Why the disk counts as full: its free space is under the reserve.
+    low_space: Option<String>,
+    /// sled stopped, and a probe write has since worked: the store should be reopened.
+    reopen: bool,
 }
 
 pub struct Durability {
@@ -105,17 +158,18 @@ impl Durability {
                     || f.failures > ticket.failures
             })
             .await
-            .map_err(|_| StorageUnavailable("the store's flusher stopped".into()))?;
+            .map_err(|_| StorageUnavailable::new("the store's flusher stopped"))?;
         if state.upto >= ticket.number {
             return Ok(());
         }
-        Err(StorageUnavailable(
-            state
+        Err(StorageUnavailable {
+            reason: state
                 .stopped
                 .clone()
                 .or_else(|| state.failing.clone())
                 .unwrap_or_else(|| "a flush failed".into()),
-        ))
+            full: state.no_space,
+        })
     }
 
     /// Returns once everything written before the ticket was taken is on disk, however
@@ -126,7 +180,7 @@ impl Durability {
             .wait_for(|f| f.upto >= ticket.number)
             .await
             .map(|_| ())
-            .map_err(|_| StorageUnavailable("the store's flusher stopped".into()))
+            .map_err(|_| StorageUnavailable::new("the store's flusher stopped"))
     }
 
     /// Returns once everything written before this call is on disk.
@@ -134,31 +188,118 @@ impl Durability {
         Ok(self.wait_for(self.request()).await?)
     }
 
-    /// Why flushing fails, while it does; `None` when the last flush succeeded (and sled
-    /// has not stopped).
+    /// Why the store takes no new messages, while it does: flushing fails, sled
+    /// stopped, or the disk is under its reserve. `None` when all is well.
     pub fn failing(&self) -> Option<String> {
+        self.unavailable().map(|u| u.reason)
+    }
+
+    /// As [`Durability::failing`], with whether the cause is a full disk.
+    pub fn unavailable(&self) -> Option<StorageUnavailable> {
         let flushed = self.flushed.borrow();
-        flushed.stopped.clone().or_else(|| flushed.failing.clone())
+        if let Some(reason) = flushed.stopped.clone().or_else(|| flushed.failing.clone()) {
+            return Some(StorageUnavailable {
+                reason,
+                full: flushed.no_space,
+            });
+        }
+        flushed
+            .low_space
+            .clone()
+            .map(|reason| StorageUnavailable { reason, full: true })
+    }
+
+    /// Whether writes fail now (flushing fails or sled stopped): what is done cannot be
+    /// recorded, so deliveries wait. A disk under its reserve still takes the writes of
+    /// the messages already accepted.
+    pub fn cannot_write(&self) -> bool {
+        let flushed = self.flushed.borrow();
+        flushed.stopped.is_some() || flushed.failing.is_some()
     }
 
     /// Tells an error of sled's disk from others: sled 0.34 stops writing after an I/O
-    /// error of its own (a full disk, say) until it is opened again, and its flush then
-    /// has nothing left to flush and succeeds. Such an error makes the store fail until
-    /// the hub restarts; the result says so.
+    /// error of its own (a full disk, say) until it is opened again. Such an error makes
+    /// the store fail until it is reopened (see [`Durability::reopen_wanted`]); the
+    /// result says so.
     pub fn storage_error(&self, error: &anyhow::Error) -> Option<StorageUnavailable> {
-        let Some(sled::Error::Io(io)) = error.downcast_ref::<sled::Error>() else {
+        if !is_sled_io(error) {
             return None;
-        };
-        let reason = format!("sled stopped writing after an I/O error ({io}); restart the hub once the disk is fixed");
+        }
+        let full = is_disk_full(error);
+        let mut reason = String::new();
         self.flushed.send_if_modified(|f| {
-            if f.stopped.is_some() {
+            if let Some(stopped) = &f.stopped {
+                reason = stopped.clone();
                 return false;
             }
-            tracing::error!(error = %io, "the store stopped writing after an I/O error; ingest answers 503 and /readyz is not ready until the hub restarts");
+            reason = format!(
+                "sled stopped writing after an I/O error ({}); the store is opened again once the disk takes writes",
+                error.root_cause()
+            );
+            tracing::error!(error = %error.root_cause(), disk_full = full, "the store stopped writing after an I/O error; ingest answers 503 and /readyz is not ready until the disk takes writes again and the store is reopened");
             f.stopped = Some(reason.clone());
+            f.no_space = full;
             true
         });
-        Some(StorageUnavailable(reason))
+        Some(StorageUnavailable { reason, full })
+    }
+
+    /// Looks at the free space of `dir`'s filesystem: under `reserve_bytes` the store
+    /// counts as full (ingest is refused) until it is back above it. After sled stopped,
+    /// it also writes a probe file; once that works with the space above the reserve,
+    /// [`Durability::reopen_wanted`] resolves. Logs one line per change. Call it
+    /// periodically.
+    pub fn check_space(&self, dir: &Path, reserve_bytes: u64) {
+        let free = match free_bytes(dir) {
+            Ok(free) => free,
+            Err(e) => {
+                tracing::debug!(error = %format!("{e:#}"), "reading the data dir's free space failed");
+                return;
+            }
+        };
+        let low = (free < reserve_bytes).then(|| {
+            format!(
+                "the disk is full: {} MiB free in {}, under the reserve of {} MiB",
+                free >> 20,
+                dir.display(),
+                reserve_bytes >> 20
+            )
+        });
+        self.flushed.send_if_modified(|f| match (&f.low_space, &low) {
+            (None, Some(reason)) => {
+                tracing::error!(free_mib = free >> 20, reserve_mib = reserve_bytes >> 20, "the data dir's disk is under its reserve of free space; ingest answers 503 storage_full until it is back above");
+                f.low_space = Some(reason.clone());
+                true
+            }
+            (Some(_), None) => {
+                tracing::warn!(free_mib = free >> 20, "the data dir's disk has room again; accepting messages");
+                f.low_space = None;
+                true
+            }
+            _ => false,
+        });
+        let stopped = {
+            let f = self.flushed.borrow();
+            f.stopped.is_some() && !f.reopen
+        };
+        if stopped && low.is_none() {
+            match probe(dir) {
+                Ok(()) => {
+                    self.flushed.send_modify(|f| f.reopen = true);
+                    tracing::warn!(
+                        "a probe write to the data dir works again; reopening the store"
+                    );
+                }
+                Err(e) => tracing::debug!(error = %format!("{e:#}"), "the probe write still fails"),
+            }
+        }
+    }
+
+    /// Resolves once sled has stopped and the disk takes writes again: the store must be
+    /// opened anew.
+    pub async fn reopen_wanted(&self) {
+        let mut flushed = self.flushed.subscribe();
+        let _ = flushed.wait_for(|f| f.reopen).await;
     }
 
     /// Flush attempts that failed since the hub started.
@@ -199,6 +340,9 @@ impl Durability {
                         retry = FIRST_RETRY;
                         self.flushed.send_modify(|f| {
                             f.upto = target;
+                            if f.stopped.is_none() {
+                                f.no_space = false;
+                            }
                             if f.failing.take().is_some() {
                                 tracing::warn!(
                                     failed_attempts = f.failures,
@@ -209,8 +353,12 @@ impl Durability {
                     }
                     Err(e) => {
                         let reason = format!("{e:#}");
+                        // An error of sled's own stops it until it is opened again.
+                        self.storage_error(&e);
+                        let full = is_disk_full(&e);
                         self.flushed.send_modify(|f| {
                             f.failures += 1;
+                            f.no_space |= full;
                             if f.failing.is_none() {
                                 tracing::error!(error = %reason, "flushing the store failed; ingest answers 503 and /readyz is not ready until a flush succeeds (retrying)");
                             }
@@ -225,6 +373,53 @@ impl Durability {
             }
         }
     }
+}
+
+/// Bytes the filesystem holding `dir` has free for an unprivileged writer.
+fn free_bytes(dir: &Path) -> anyhow::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .with_context(|| format!("{} holds a NUL byte", dir.display()))?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a NUL-terminated string and `stat` a buffer of the right type,
+    // both alive for the call.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("statvfs of {}", dir.display()));
+    }
+    Ok((stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64))
+}
+
+/// Bytes a probe writes: about what sled needs to go on (one of its log segments).
+const PROBE_BYTES: usize = 512 << 10;
+
+/// Writes, syncs and removes a file in `dir`: whether the disk takes writes.
+fn probe(dir: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = dir.join(".okno-probe");
+    let result = File::create(&path)
+        .and_then(|mut file| {
+            file.write_all(&vec![0u8; PROBE_BYTES])?;
+            file.sync_all()
+        })
+        .with_context(|| format!("writing {}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// Executes the running program anew with its arguments, in the same process: how
+/// `okno serve` opens its store again after sled stopped (sled 0.34 cannot be told to
+/// resume). Everything acknowledged is on disk, so nothing is lost; requests in flight
+/// are cut off, and clients retry. Returns only on failure.
+pub fn reexec() -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return e,
+    };
+    std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .exec()
 }
 
 /// The files of a sled store, made durable after sled's flush.
@@ -425,7 +620,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn an_io_error_inside_sled_fails_the_store_until_restart() {
+    async fn an_io_error_inside_sled_fails_the_store_until_a_probe_write_works() {
         let durability = Arc::new(Durability::new(Scripted {
             broken: Arc::default(),
             flushes: Arc::default(),
@@ -435,12 +630,56 @@ mod tests {
         assert!(durability.storage_error(&other).is_none());
         assert!(durability.failing().is_none());
 
-        let disk = anyhow::Error::from(sled::Error::Io(std::io::Error::other("ENOSPC")));
+        let enospc = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let disk = anyhow::Error::from(sled::Error::Io(enospc)).context("updating a record");
         let unavailable = durability.storage_error(&disk).expect("a disk error");
-        assert!(unavailable.to_string().contains("restart"), "{unavailable}");
+        assert!(unavailable.full, "{unavailable}");
+        assert!(
+            unavailable.to_string().contains("opened again"),
+            "{unavailable}"
+        );
         // sled's flush has nothing to flush then, and succeeds: the store still fails.
         assert!(durability.wait().await.is_err());
-        assert!(durability.failing().is_some());
+        assert!(durability.unavailable().is_some_and(|u| u.full));
+        assert!(durability.cannot_write());
+
+        // Under its reserve, no probe is made and nothing is reopened.
+        let dir = tempfile_dir("probe");
+        durability.check_space(&dir, u64::MAX);
+        assert!(!durability.flushed.borrow().reopen);
+        // With room, a probe write works and the store is to be reopened.
+        durability.check_space(&dir, 0);
+        tokio::time::timeout(Duration::from_secs(5), durability.reopen_wanted())
+            .await
+            .expect("a reopen once the disk takes writes");
+        assert!(!dir.join(".okno-probe").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("okno-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_disk_under_its_reserve_refuses_as_full_until_it_has_room() {
+        let durability = Durability::new(Scripted {
+            broken: Arc::default(),
+            flushes: Arc::default(),
+        });
+        let dir = tempfile_dir("reserve");
+        durability.check_space(&dir, u64::MAX);
+        let unavailable = durability.unavailable().expect("full");
+        assert!(
+            unavailable.full && unavailable.reason.contains("reserve"),
+            "{unavailable}"
+        );
+        // Writes of messages already taken still go on.
+        assert!(!durability.cannot_write());
+        durability.check_space(&dir, 0);
+        assert!(durability.unavailable().is_none());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-pub use durability::{Durability, StorageUnavailable, Ticket};
+pub use durability::{is_disk_full, reexec, Durability, StorageUnavailable, Ticket};
 pub use records::*;
 
 use crate::model::Message;
