@@ -97,6 +97,7 @@
 //! ```
 
 pub mod bindings;
+pub mod feed;
 mod helpers;
 pub mod host;
 pub mod names;

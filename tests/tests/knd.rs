@@ -12,6 +12,7 @@ use okno_hub::auth::{Role, TokenStore};
 use okno_hub::cli::serve;
 use okno_sdk::types::Date;
 use okno_simulators::knd::{self, KndOptions, Push};
+use okno_tests::feed_gate::{FeedGate, HubProcess};
 use okno_tests::*;
 use serde_json::{json, Value};
 
@@ -280,5 +281,86 @@ async fn the_portal_and_the_hub_agree_on_answers_and_appointments() {
         hub.store.message_count(),
         stored,
         "a refused document is not stored"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_the_portal_across_a_kill_loses_nothing_and_ingests_nothing_twice() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let portal = knd::start(KndOptions::default()).await.unwrap();
+    for n in 1..=3 {
+        let mut question: Value =
+            serde_json::from_slice(&sample("tests/data/knd/question-scrap-licence.json")).unwrap();
+        question["id"] = format!("knd-poll-{n}").into();
+        portal.submit(question).await.unwrap();
+    }
+    let gate = FeedGate::start(
+        &portal.replies_url().replace("/api/replies", "/api/outbox"),
+        "/api/outbox",
+    )
+    .await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let data = dir.path().join("data");
+    let (knd, priority) = (plugin("knd"), plugin("priority"));
+    let text = format!(
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n\
+         [[plugins]]\nname = \"knd\"\nkind = \"poller\"\nfile = \"{}\"\nsha256 = \"{}\"\ncpu_ms = 500\nhttp_allow = [\"127.0.0.1:{}\"]\nhttp_allow_addresses = [\"127.0.0.1\"]\n[plugins.settings]\n\"outbox-url\" = \"{}\"\n\n\
+         [[plugins]]\nname = \"priority\"\nkind = \"policy\"\nfile = \"{}\"\nsha256 = \"{}\"\n\n\
+         [[sources]]\nname = \"knd\"\ntransport = \"poll\"\nconnector = \"knd\"\n[sources.poll]\ninterval_ms = 200\n\n\
+         [pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n\
+         [[sinks]]\nname = \"nowhere\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:9/\"\nconnector = \"knd\"\nmax_attempts = 1\n\n\
+         [[routes]]\nname = \"all\"\nsinks = [\"nowhere\"]\n",
+        data.display(),
+        knd.display(),
+        sha256_of(&knd),
+        gate.port,
+        gate.url,
+        priority.display(),
+        sha256_of(&priority),
+    );
+    let config = dir.path().join("okno.toml");
+    std::fs::write(&config, text).unwrap();
+    issue_tokens(&data, &listen);
+    let binary = env!("CARGO_BIN_EXE_okno-under-test");
+
+    // Killed once the batch is journaled and its ack is on the way, not answered.
+    let mut hub = HubProcess::start(binary, &config);
+    eventually("the first ack is sent", LIMIT, || {
+        gate.ack_attempts.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    hub.kill();
+    assert_eq!(gate.acked.load(Ordering::SeqCst), 0);
+
+    gate.hang.store(false, Ordering::SeqCst);
+    let _hub = HubProcess::start(binary, &config);
+    eventually("the outbox acknowledged after the restart", LIMIT, || {
+        gate.acked.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    eventually("the hub answers", LIMIT, || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    })
+    .await;
+    let (status, body) = get_json(&format!("http://{listen}/v1/messages?limit=100")).await;
+    assert_eq!(status, 200, "{body}");
+    let from_knd: Vec<&Value> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"] == "knd")
+        .collect();
+    assert_eq!(from_knd.len(), 3, "each document once: {from_knd:?}");
+    let outbox: Value = reqwest::get(format!("{}?after=0", gate.remote))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox["items"].as_array().map(Vec::len),
+        Some(0),
+        "{outbox}"
     );
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use okno_hub::auth::{Role, TokenStore};
 use okno_hub::cli::serve;
 use okno_simulators::sog::{self, Push, SogOptions};
+use okno_tests::feed_gate::{FeedGate, HubProcess};
 use okno_tests::*;
 use serde_json::Value;
 
@@ -230,6 +231,15 @@ async fn cards_go_through_the_hub_into_sog_and_back() {
     };
     assert_eq!(meta("sog.reg-number"), Some(registered.reg_number.clone()));
     assert!(meta("sog.reg-date").is_some());
+    // SOG's number is carried onto the e-mail appeal's own record.
+    eventually("SOG's number reaches the appeal", LIMIT, || {
+        hub.store
+            .get(&mail_id)
+            .unwrap()
+            .and_then(|r| r.registration)
+            .is_some_and(|g| g.system == "sog" && g.number == registered.reg_number)
+    })
+    .await;
 
     // 2. A card SOG's staff registered reaches the hub, and goes back to SOG with the
     //    executor (the hub's department, by the deployment's SOG code) and deadline the
@@ -313,4 +323,86 @@ async fn cards_go_through_the_hub_into_sog_and_back() {
         stored,
         "a refused card is not stored"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_sog_across_a_kill_loses_nothing_and_ingests_nothing_twice() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sog::start(SogOptions::default()).await.unwrap();
+    for n in 1..=3 {
+        let mut card: Value =
+            serde_json::from_slice(&sample("tests/data/sog/card-registered-licensing.json"))
+                .unwrap();
+        card["uid"] = format!("sog-poll-{n}").into();
+        sim.register(card).await.unwrap();
+    }
+    let gate = FeedGate::start(
+        &sim.cards_url().replace("/api/cards", "/api/feed"),
+        "/api/feed",
+    )
+    .await;
+    let gate_port = gate.port;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let data = dir.path().join("data");
+    let path = plugin("sog");
+    let sog_settings: String = SETTINGS
+        .iter()
+        .map(|(k, v)| format!("\"{k}\" = \"{v}\"\n"))
+        .collect();
+    let priority = plugin("priority");
+    let text = format!(
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n\
+         [[plugins]]\nname = \"sog\"\nkind = \"poller\"\nfile = \"{}\"\nsha256 = \"{}\"\ncpu_ms = 500\nhttp_allow = [\"127.0.0.1:{gate_port}\"]\nhttp_allow_addresses = [\"127.0.0.1\"]\n[plugins.settings]\n{sog_settings}\"feed-url\" = \"http://127.0.0.1:{gate_port}/api/feed\"\n\n\
+         [[plugins]]\nname = \"priority\"\nkind = \"policy\"\nfile = \"{}\"\nsha256 = \"{}\"\n\n\
+         [[sources]]\nname = \"sog\"\ntransport = \"poll\"\nconnector = \"sog\"\n[sources.poll]\ninterval_ms = 200\n\n\
+         [pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n\
+         [[sinks]]\nname = \"nowhere\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:9/\"\nconnector = \"sog\"\nmax_attempts = 1\n\n\
+         [[routes]]\nname = \"all\"\nsinks = [\"nowhere\"]\n",
+        data.display(),
+        path.display(),
+        sha256_of(&path),
+        priority.display(),
+        sha256_of(&priority),
+    );
+    let config = dir.path().join("okno.toml");
+    std::fs::write(&config, text).unwrap();
+    issue_tokens(&data, &listen);
+
+    // Killed once the batch is journaled and its ack is on the way, not answered.
+    let mut hub = HubProcess::start(env!("CARGO_BIN_EXE_okno-under-test"), &config);
+    eventually("the first ack is sent", LIMIT, || {
+        gate.ack_attempts.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    hub.kill();
+    assert_eq!(gate.acked.load(Ordering::SeqCst), 0);
+
+    gate.hang.store(false, Ordering::SeqCst);
+    let _hub = HubProcess::start(env!("CARGO_BIN_EXE_okno-under-test"), &config);
+    eventually("the feed acknowledged after the restart", LIMIT, || {
+        gate.acked.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    eventually("the hub answers", LIMIT, || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    })
+    .await;
+    let (status, body) = get_json(&format!("http://{listen}/v1/messages?limit=100")).await;
+    assert_eq!(status, 200, "{body}");
+    let from_sog: Vec<&Value> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"] == "sog")
+        .collect();
+    assert_eq!(from_sog.len(), 3, "each card once: {from_sog:?}");
+    // The feed is empty once acknowledged: nothing comes again.
+    let feed: Value = reqwest::get(format!("{}?after=0", gate.remote))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(feed["items"].as_array().map(Vec::len), Some(0), "{feed}");
 }

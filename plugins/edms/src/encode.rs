@@ -201,6 +201,16 @@ fn document(
         element("group", "Текст документа"),
         element("description", "Текст обращения")
     ));
+    let attached = attachments(message);
+    for (i, (name, original, _)) in attached.iter().enumerate() {
+        xml.push_str(&format!(
+            "    <xdms:file xdms:localName=\"{}\" xdms:localId=\"{}\">{}{}</xdms:file>\n",
+            escape(name.as_str()),
+            i + 1,
+            element("group", "Приложение"),
+            element("description", original)
+        ));
+    }
     xml.push_str("  </xdms:files>\n</xdms:communication>\n");
     let mut text = String::new();
     if let Some(subject) = &message.subject {
@@ -214,11 +224,68 @@ fn document(
         date.split('-').rev().collect::<Vec<_>>().join("/"),
         out.document_kind
     );
-    (
-        xml,
-        vec![(TEXT_FILE.to_string(), text.into_bytes())],
-        subject,
-    )
+    let mut files = vec![(TEXT_FILE.to_string(), text.into_bytes())];
+    files.extend(
+        attached
+            .into_iter()
+            .map(|(name, _, content)| (name, content)),
+    );
+    (xml, files, subject)
+}
+
+/// The files the hub handed over for a sink with `attachments = true` (metadata
+/// `okno.attachment.<sha256>`, base64), checked against their digest: (name in the packet,
+/// the sender's name, content). An attachment without its content is left out: a sink that
+/// needs every file is refused by the hub before encode.
+fn attachments(message: &Message) -> Vec<(String, String, Vec<u8>)> {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let mut taken: Vec<String> = vec![
+        "envelope.ltr".into(),
+        "document.xml".into(),
+        TEXT_FILE.into(),
+    ];
+    let mut out = Vec::new();
+    for (i, a) in message.attachments.iter().enumerate() {
+        let sha = a.content_ref.strip_prefix("sha256:").unwrap_or(&a.sha256);
+        let Some(content) = message
+            .metadata_value(&format!("okno.attachment.{sha}"))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        else {
+            continue;
+        };
+        let digest: String = Sha256::digest(&content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if digest != sha {
+            continue;
+        }
+        let mut name = packet_name(&a.name, i + 1);
+        if taken.iter().any(|t| t.eq_ignore_ascii_case(&name)) {
+            name = format!("{}-{name}", i + 1);
+        }
+        taken.push(name.clone());
+        out.push((name, a.name.clone(), content));
+    }
+    out
+}
+
+/// A file's name inside the packet: the sender's, without any folder or control
+/// character, at most 100 characters; `attachment-N` when nothing is left.
+fn packet_name(name: &str, n: usize) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+        .take(100)
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() {
+        format!("attachment-{n}")
+    } else {
+        cleaned
+    }
 }
 
 fn notification(

@@ -31,6 +31,11 @@
 //! (the host's `calendar`) and the reception `hours`; bookings are kept in the plugin's
 //! kv, so none is given twice.
 //!
+//! **poll** (the `poller` world) reads the portal's queue of businesses' documents
+//! (setting `outbox-url`, `GET <outbox-url>?after=N`) after the cursor kept in kv; **ack**
+//! moves the cursor once the hub has journaled the batch and tells the portal (`POST
+//! <outbox-url>/ack`). See `okno_sdk::feed`.
+//!
 //! ## Settings
 //! | key | default | meaning |
 //! |---|---|---|
@@ -90,7 +95,47 @@ impl Connector for KndConnector {
     }
 }
 
-okno_sdk::export_connector!(KndConnector);
+/// The portal's queue of businesses' documents (`outbox-url`, e.g.
+/// `http://knd.minprom.local/api/outbox`), read after the cursor kept in kv.
+fn outbox_url() -> Result<String, PluginError> {
+    okno_sdk::config::get("outbox-url")
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .ok_or_else(|| {
+            PluginError::config(
+                "setting `outbox-url` is missing or not an http(s) URL: the portal's queue of documents, e.g. `http://knd.example.local/api/outbox`",
+            )
+        })
+}
+
+impl Poller for KndConnector {
+    fn poll() -> Result<Batch, PluginError> {
+        let url = outbox_url()?;
+        let feed = okno_sdk::feed::Feed {
+            url: &url,
+            field: "document",
+            limit: 100,
+        };
+        okno_sdk::feed::poll(&feed, |bytes| {
+            <KndConnector as Connector>::decode(Inbound {
+                bytes: bytes.to_vec(),
+                content_type: Some("application/json".into()),
+                metadata: Vec::new(),
+            })
+        })
+    }
+
+    fn ack(token: String) -> Result<(), PluginError> {
+        let url = outbox_url()?;
+        let feed = okno_sdk::feed::Feed {
+            url: &url,
+            field: "document",
+            limit: 100,
+        };
+        okno_sdk::feed::ack(&feed, &token)
+    }
+}
+
+okno_sdk::export_poller!(KndConnector);
 
 /// Reads and checks one document of the format, either way, as the plugin does: for the
 /// portal's simulator and tests that hold replies to the schema.

@@ -335,6 +335,13 @@ pub struct CardAttachment {
     pub media_type: String,
     pub size: u64,
     pub sha256: String,
+    /// The file itself, base64, when it travels with the card.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub content: Option<String>,
 }
 
 /// An optional field that, when given, must hold a value: `null` is refused like any

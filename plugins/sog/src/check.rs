@@ -9,6 +9,9 @@ use crate::card::*;
 use crate::rules::{self, refuse};
 
 /// Parses and checks one card.
+/// The longest `attachments[].content`: base64 of 32 MiB.
+pub const MAX_CONTENT_CHARS: usize = 44_739_244;
+
 pub fn read_card(bytes: &[u8], max_bytes: usize) -> Result<Card, PluginError> {
     if bytes.len() > max_bytes {
         return Err(PluginError::invalid_input(format!(
@@ -125,6 +128,9 @@ pub fn check_card(card: &Card) -> Result<(), PluginError> {
             rules::media_type(&format!("{at}.media_type"), &a.media_type)?;
             rules::range(&format!("{at}.size"), a.size, 0, 1 << 30)?;
             rules::sha256(&format!("{at}.sha256"), &a.sha256)?;
+            if let Some(content) = &a.content {
+                rules::base64(&format!("{at}.content"), content, MAX_CONTENT_CHARS)?;
+            }
         }
     }
     // The schema's `allOf` of `if`/`then`.

@@ -113,6 +113,11 @@ pub fn card(
                     },
                     size: a.size,
                     sha256: a.sha256.clone(),
+                    // The file itself, when the sink hands it over (`attachments = true`).
+                    content: message
+                        .metadata_value(&format!("okno.attachment.{}", a.sha256))
+                        .filter(|c| c.len() <= crate::check::MAX_CONTENT_CHARS)
+                        .map(str::to_string),
                 })
                 .collect()
         }),

@@ -26,7 +26,14 @@
 //! that card brought up to date (executor from the decision's `responsible`, deadline from
 //! its answer deadline, status, answer and forwarding from the metadata); any other
 //! message a new card for SOG to register, with `external_id` = the hub's message id. The
-//! card is checked against the schema before it leaves.
+//! card is checked against the schema before it leaves. Attachments are listed by name,
+//! type, size and SHA-256, with their `content` (base64) when the sink hands it over
+//! (`attachments = true`: metadata `okno.attachment.<sha256>`).
+//!
+//! **poll** (the `poller` world) reads SOG's feed of cards registered or changed there
+//! (setting `feed-url`, `GET <feed-url>?after=N`) after the cursor kept in kv; **ack**
+//! moves the cursor once the hub has journaled the batch and tells SOG (`POST
+//! <feed-url>/ack`). See `okno_sdk::feed`.
 //!
 //! ## Settings (one deployment's mapping)
 //! | key | default | meaning |
@@ -76,4 +83,42 @@ impl Connector for SogConnector {
     }
 }
 
-okno_sdk::export_connector!(SogConnector);
+/// SOG's feed of cards registered or changed there (`feed-url`, e.g.
+/// `http://sog.minprom.local/api/feed`), read after the cursor kept in kv.
+fn feed_url() -> Result<String, PluginError> {
+    okno_sdk::config::get("feed-url")
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .ok_or_else(|| {
+            PluginError::config(
+                "setting `feed-url` is missing or not an http(s) URL: SOG's feed of cards, e.g. `http://sog.example.local/api/feed`",
+            )
+        })
+}
+
+impl Poller for SogConnector {
+    fn poll() -> Result<Batch, PluginError> {
+        let settings = Settings::from_config()?;
+        let url = feed_url()?;
+        let feed = okno_sdk::feed::Feed {
+            url: &url,
+            field: "card",
+            limit: 100,
+        };
+        okno_sdk::feed::poll(&feed, |bytes| {
+            let card = check::read_card(bytes, settings.max_card_bytes)?;
+            Ok(vec![decode::message(card, &settings)])
+        })
+    }
+
+    fn ack(token: String) -> Result<(), PluginError> {
+        let url = feed_url()?;
+        let feed = okno_sdk::feed::Feed {
+            url: &url,
+            field: "card",
+            limit: 100,
+        };
+        okno_sdk::feed::ack(&feed, &token)
+    }
+}
+
+okno_sdk::export_poller!(SogConnector);

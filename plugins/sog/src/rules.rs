@@ -194,6 +194,28 @@ pub fn sha256(path: &str, value: &str) -> Result<(), PluginError> {
     Ok(())
 }
 
+/// Base64 (standard alphabet, `=` padding at the end only), at most `max` characters.
+pub fn base64(path: &str, value: &str, max: usize) -> Result<(), PluginError> {
+    if value.len() > max {
+        return Err(refuse(
+            path,
+            format!(
+                "is {} characters long; at most {max} are allowed",
+                value.len()
+            ),
+        ));
+    }
+    let body = value.trim_end_matches('=');
+    let ok = value.len() - body.len() <= 2
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    if !ok {
+        return Err(refuse(path, "is not base64"));
+    }
+    Ok(())
+}
+
 pub fn count(path: &str, len: usize, min: usize, max: usize) -> Result<(), PluginError> {
     if len < min || len > max {
         return Err(refuse(
