@@ -98,6 +98,7 @@
 
 pub mod bindings;
 pub mod feed;
+pub mod fields;
 mod helpers;
 pub mod host;
 pub mod names;
@@ -107,6 +108,8 @@ pub mod time;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod eval;
+#[cfg(all(feature = "json-fuzz", not(target_arch = "wasm32")))]
+pub mod json_fuzz;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 

@@ -6,11 +6,12 @@
 //! `OKNO_BENCH_ROUNDS` sets how many times each input is decoded (default 300).
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use okno_hub::model::Inbound;
-use okno_hub::runtime::{Limits, Plugin, Runtime, RuntimeOptions};
+#[path = "common/decode.rs"]
+mod decode;
+
+use okno_hub::runtime::{Limits, Runtime, RuntimeOptions};
 use okno_tests::{plugin_context, workspace};
 
 fn medo(name: &str) -> Vec<u8> {
@@ -55,65 +56,8 @@ fn real_packet() -> Vec<u8> {
     ])
 }
 
-fn built_edms() -> PathBuf {
-    use okno_hub::cli::build::{build_plugins, wasm_target_dir};
-    let root = workspace();
-    let out = wasm_target_dir(&root).join("bench-dist").join("edms");
-    build_plugins(
-        &[("okno-plugin-edms".into(), root.join("plugins/edms"))],
-        &out,
-        &mut |line| eprintln!("{line}"),
-    )
-    .expect("building the edms plugin")
-    .remove(0)
-    .path
-}
-
-fn measure(
-    rt: &tokio::runtime::Runtime,
-    label: &str,
-    plugin: &Plugin,
-    input: &[u8],
-    content_type: Option<&str>,
-    rounds: usize,
-) {
-    let call = || {
-        rt.block_on(plugin.decode(Inbound {
-            bytes: input.to_vec(),
-            content_type: content_type.map(str::to_string),
-            ..Default::default()
-        }))
-    };
-    // One call first: the compiled code is warm, as in a running hub.
-    call().unwrap_or_else(|e| panic!("{label}: {e}"));
-    let mut times = Vec::with_capacity(rounds);
-    let started = Instant::now();
-    for _ in 0..rounds {
-        let t = Instant::now();
-        let messages = call().expect("decode");
-        times.push(t.elapsed());
-        assert_eq!(messages.len(), 1);
-    }
-    let total = started.elapsed();
-    times.sort();
-    let n = times.len();
-    let mean = times.iter().sum::<Duration>() / n as u32;
-    let p99 = times[(n * 99 / 100).min(n - 1)];
-    println!(
-        "| {label} | {:.1} KB | {:.1} | {:.1} | {:.0} | {:.2} |",
-        input.len() as f64 / 1024.0,
-        mean.as_secs_f64() * 1e6,
-        p99.as_secs_f64() * 1e6,
-        n as f64 / total.as_secs_f64(),
-        (input.len() * n) as f64 / total.as_secs_f64() / 1e6,
-    );
-}
-
 fn main() {
-    let rounds: usize = std::env::var("OKNO_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let rounds = decode::rounds();
     let engine = Runtime::new(RuntimeOptions::default()).expect("engine");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -121,7 +65,7 @@ fn main() {
         .unwrap();
     let edms = engine
         .load(
-            &built_edms(),
+            &decode::built("edms"),
             None,
             None,
             plugin_context("edms", &[]),
@@ -133,7 +77,7 @@ fn main() {
         .expect("loading edms");
     println!("| input | size | mean µs | p99 µs | messages/s | MB/s |");
     println!("|---|---|---|---|---|---|");
-    measure(
+    decode::measure(
         &rt,
         "receipt 2.0 (XML alone)",
         &edms,
@@ -141,7 +85,7 @@ fn main() {
         None,
         rounds,
     );
-    measure(
+    decode::measure(
         &rt,
         "transport file 2.7 (XML alone)",
         &edms,
@@ -149,7 +93,7 @@ fn main() {
         None,
         rounds,
     );
-    measure(
+    decode::measure(
         &rt,
         "passport 2.7 (XML alone)",
         &edms,
@@ -157,7 +101,7 @@ fn main() {
         None,
         rounds,
     );
-    measure(
+    decode::measure(
         &rt,
         "packet 2.7 (zip, container inside, 200 KB PDF)",
         &edms,

@@ -3,10 +3,10 @@
 //! `kill -9`; a `dir` sink writes complete files only, under names that stay inside it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use okno_hub::cli::serve;
+use okno_tests::feed_gate::HubProcess;
 use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -149,29 +149,8 @@ async fn a_file_written_in_two_halves_is_read_whole() {
 }
 
 /// The hub as a process of its own, killed (`kill -9`) when dropped.
-struct HubProcess(Child);
-
-impl HubProcess {
-    fn start(config: &Path) -> HubProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_okno-under-test"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("starting the hub process");
-        HubProcess(child)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn hub_process(config: &Path) -> HubProcess {
+    HubProcess::start(env!("CARGO_BIN_EXE_okno-under-test"), config)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,7 +170,7 @@ async fn a_kill_in_the_middle_of_a_scan_loses_nothing_and_ingests_nothing_twice(
     let config = write_dir_config(dir.path(), &listen, &inbox, 50, NOWHERE);
     let done = inbox.join("done");
 
-    let mut hub = HubProcess::start(&config);
+    let mut hub = hub_process(&config);
     eventually("some files done", LIMIT, || !names(&done).is_empty()).await;
     hub.kill();
     let done_before = names(&done).len();
@@ -200,7 +179,7 @@ async fn a_kill_in_the_middle_of_a_scan_loses_nothing_and_ingests_nothing_twice(
         "killed in the middle, {done_before} done"
     );
 
-    let _hub = HubProcess::start(&config);
+    let _hub = hub_process(&config);
     eventually("every file done", LIMIT, || names(&done).len() >= FILES).await;
     eventually("the hub answers", LIMIT, || {
         std::net::TcpStream::connect(&listen).is_ok()

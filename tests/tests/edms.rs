@@ -65,26 +65,15 @@ fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
 /// The real 2.7 packet as a gateway's folder, zipped: the real envelope.ltr, document.xml
 /// and passport.xml, with stand-ins for its PDF, signature and stamps (not published).
 fn real_packet() -> Vec<u8> {
-    let read = |n: &str| std::fs::read(medo(n)).unwrap();
-    let container = zip(&[
-        (
-            "passport.xml",
-            &read("medo27_container_passport_minvostokrazvitiya.xml"),
-        ),
-        ("874070.pdf", b"%PDF-1.4 stand-in\n%%EOF\n"),
-        ("visa1.sig", b"stand-in signature"),
-    ]);
-    zip(&[
-        (
-            "38773995_1/envelope.ltr",
-            &read("medo_envelope_cp1251_minvostokrazvitiya.ltr"),
-        ),
-        (
-            "38773995_1/document.xml",
-            &read("medo27_document_transport_minvostokrazvitiya.xml"),
-        ),
-        ("38773995_1/document.edc.zip", &container),
-    ])
+    let files: Vec<(String, Vec<u8>)> = real_packet_files()
+        .into_iter()
+        .map(|(name, bytes)| (format!("38773995_1/{name}"), bytes))
+        .collect();
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    zip(&entries)
 }
 
 /// `okno plugin run` on the WASM build of the connector: (exit ok, stdout, stderr).
@@ -564,4 +553,140 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
 
 fn okno_plugin_edms_uid_of(uid: &str) -> Option<String> {
     okno_plugin_edms::uid::message_of(uid)
+}
+
+/// The real 2.7 packet's files, as the gateway lays them out in a folder.
+fn real_packet_files() -> Vec<(&'static str, Vec<u8>)> {
+    let read = |n: &str| std::fs::read(medo(n)).unwrap();
+    let container = zip(&[
+        (
+            "passport.xml",
+            &read("medo27_container_passport_minvostokrazvitiya.xml"),
+        ),
+        ("874070.pdf", b"%PDF-1.4 stand-in\n%%EOF\n"),
+        ("visa1.sig", b"stand-in signature"),
+    ]);
+    vec![
+        (
+            "envelope.ltr",
+            read("medo_envelope_cp1251_minvostokrazvitiya.ltr"),
+        ),
+        (
+            "document.xml",
+            read("medo27_document_transport_minvostokrazvitiya.xml"),
+        ),
+        ("document.edc.zip", container),
+    ]
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_delivered_as_a_folder_is_one_message_once_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("medo-in");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let entry = |name: &str, kind: &str| {
+        let path = built(name);
+        format!(
+            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n\n",
+            path.display(),
+            sha256_of(&path)
+        )
+    };
+    let data = dir.path().join("data");
+    let text = format!(
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n{}{}\
+         [[sources]]\nname = \"medo-in\"\ntransport = \"dir\"\nconnector = \"edms\"\n[sources.dir]\npath = \"{}\"\nscan_interval_ms = 100\n\n\
+         [pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n\
+         [[sinks]]\nname = \"registry\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:9/\"\nconnector = \"edms\"\nmax_attempts = 1\n\n\
+         [[routes]]\nname = \"all\"\nsinks = [\"registry\"]\n",
+        data.display(),
+        entry("edms", "connector"),
+        entry("priority", "policy"),
+        inbox.display(),
+    );
+    let config = dir.path().join("okno.toml");
+    std::fs::write(&config, text).unwrap();
+    issue_tokens(&data, &listen);
+    let (_hub, addr) = serve::start(config, Default::default()).await.unwrap();
+    let listed = || async {
+        let (status, body) = get_json(&format!("http://{addr}/v1/messages?limit=100")).await;
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().unwrap().clone()
+    };
+
+    // Built under a dot name, file by file, slower than a scan: never read half.
+    let building = inbox.join(".38773995_1");
+    std::fs::create_dir_all(&building).unwrap();
+    for (name, bytes) in real_packet_files() {
+        std::fs::write(building.join(name), bytes).unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(names(&inbox), [".38773995_1", "done", "failed"]);
+    std::fs::rename(&building, inbox.join("38773995_1")).unwrap();
+    eventually("the folder moves to done", LIMIT, || {
+        names(&inbox.join("done")) == ["38773995_1"]
+    })
+    .await;
+    assert_eq!(
+        names(&inbox.join("done/38773995_1")),
+        ["document.edc.zip", "document.xml", "envelope.ltr"],
+        "moved whole"
+    );
+    let items = listed().await;
+    assert_eq!(items.len(), 1, "one message for the folder: {items:?}");
+    let (status, record) = get_json(&format!(
+        "http://{addr}/v1/messages/{}",
+        items[0]["id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(status, 200, "{record}");
+    let message = &record["message"];
+    assert_eq!(
+        metadata(message, "edms.doc-number").as_deref(),
+        Some("ПВ-00-14/11756")
+    );
+    assert_eq!(message["attachments"][0]["name"], "874070.pdf");
+
+    // The same folder again is the same message (kept beside the first in done/).
+    let again = inbox.join(".again");
+    std::fs::create_dir_all(&again).unwrap();
+    for (name, bytes) in real_packet_files() {
+        std::fs::write(again.join(name), bytes).unwrap();
+    }
+    std::fs::rename(&again, inbox.join("38773995_1")).unwrap();
+    eventually("the repeat moves to done", LIMIT, || {
+        names(&inbox.join("done")) == ["38773995_1", "38773995_1.1"]
+    })
+    .await;
+    assert_eq!(listed().await.len(), 1, "not journaled twice");
+
+    // A packet missing its container goes to failed/ whole, with the reason.
+    let broken = inbox.join(".broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for (name, bytes) in real_packet_files()
+        .into_iter()
+        .filter(|(n, _)| *n != "document.edc.zip")
+    {
+        std::fs::write(broken.join(name), bytes).unwrap();
+    }
+    std::fs::rename(&broken, inbox.join("broken_1")).unwrap();
+    eventually("the broken folder moves to failed", LIMIT, || {
+        names(&inbox.join("failed")) == ["broken_1", "broken_1.error"]
+    })
+    .await;
+    let reason = std::fs::read_to_string(inbox.join("failed/broken_1.error")).unwrap();
+    assert!(reason.contains("document.edc.zip"), "{reason}");
 }

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use okno_hub::cli::serve;
 use okno_hub::runtime::{Limits, Runtime, RuntimeOptions, World};
+use okno_tests::feed_gate::HubProcess;
 use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -194,29 +194,8 @@ async fn batches_are_journaled_then_acknowledged_and_more_is_fetched_at_once() {
 }
 
 /// The hub as a process of its own, killed (`kill -9`) when dropped.
-struct HubProcess(Child);
-
-impl HubProcess {
-    fn start(config: &Path) -> HubProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_okno-under-test"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("starting the hub process");
-        HubProcess(child)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn hub_process(config: &Path) -> HubProcess {
+    HubProcess::start(env!("CARGO_BIN_EXE_okno-under-test"), config)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,7 +216,7 @@ async fn a_kill_between_journal_and_ack_redelivers_and_nothing_is_stored_twice()
         "[sources.poll]\ninterval_ms = 200",
     );
 
-    let mut hub = HubProcess::start(&config);
+    let mut hub = hub_process(&config);
     // An ack is sent only after the batch is journaled and on disk.
     eventually("the first ack is sent", LIMIT, || {
         feed.ack_attempts.load(Ordering::SeqCst) >= 1
@@ -247,7 +226,7 @@ async fn a_kill_between_journal_and_ack_redelivers_and_nothing_is_stored_twice()
     assert_eq!(feed.waiting(), 3, "nothing was acknowledged");
 
     feed.hang_acks.store(false, Ordering::SeqCst);
-    let _hub = HubProcess::start(&config);
+    let _hub = hub_process(&config);
     eventually("the batch acknowledged after the restart", LIMIT, || {
         feed.waiting() == 0
     })

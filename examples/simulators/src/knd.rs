@@ -179,20 +179,11 @@ pub async fn start(options: KndOptions) -> anyhow::Result<KndHandle> {
 
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let schema: Value = serde_json::from_str(SCHEMA).expect("the committed schema is JSON");
-        jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .expect("the committed schema compiles")
-    })
+    VALIDATOR.get_or_init(|| crate::json_http::validator(SCHEMA))
 }
 
 fn check(document: &Value, allowed: &[&str]) -> Result<(), String> {
-    let errors: Vec<String> = validator()
-        .iter_errors(document)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
+    let errors = crate::json_http::schema_errors(validator(), document);
     if !errors.is_empty() {
         return Err(format!("not a document of knd.schema.json: {errors:?}"));
     }
@@ -219,26 +210,7 @@ async fn push(shared: &Shared, document: &Value) {
     let Some(target) = &shared.options.push else {
         return;
     };
-    let mut status = 0;
-    for attempt in 0..5 {
-        match shared
-            .client
-            .post(&target.url)
-            .bearer_auth(&target.token)
-            .json(document)
-            .send()
-            .await
-        {
-            Ok(response) => {
-                status = response.status().as_u16();
-                if !response.status().is_server_error() {
-                    break;
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "pushing a portal document to the hub"),
-        }
-        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-    }
+    let status = crate::json_http::push(&shared.client, target, document).await;
     shared.state.lock().unwrap().pushes.push(status);
 }
 

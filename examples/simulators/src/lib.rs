@@ -3,6 +3,7 @@
 //! calls, the same faults. `okno demo` and the end-to-end tests start them in-process.
 
 pub mod edms;
+pub mod json_http;
 pub mod knd;
 pub mod smev;
 pub mod sog;

@@ -33,14 +33,7 @@ use serde_json::{json, Value};
 
 const SCHEMA: &str = include_str!("../../formats/sog.schema.json");
 
-/// Where the simulator posts the cards SOG registers: a hub source.
-#[derive(Debug, Clone)]
-pub struct Push {
-    /// e.g. `http://127.0.0.1:8080/v1/sources/sog/messages`
-    pub url: String,
-    /// A `source` token bound to that source.
-    pub token: String,
-}
+pub use crate::json_http::Push;
 
 #[derive(Debug, Clone)]
 pub struct SogOptions {
@@ -158,21 +151,12 @@ pub async fn start(options: SogOptions) -> anyhow::Result<SogHandle> {
 
 fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        let schema: Value = serde_json::from_str(SCHEMA).expect("the committed schema is JSON");
-        jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .expect("the committed schema compiles")
-    })
+    VALIDATOR.get_or_init(|| crate::json_http::validator(SCHEMA))
 }
 
 /// The schema's errors for `card`, each with its place.
 fn check(card: &Value) -> Result<(), Vec<String>> {
-    let errors: Vec<String> = validator()
-        .iter_errors(card)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect();
+    let errors = crate::json_http::schema_errors(validator(), card);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -280,27 +264,7 @@ async fn push(shared: &Shared, card: &Value) {
     let Some(target) = &shared.options.push else {
         return;
     };
-    // The hub may be starting: a few tries, as a real system's outbox would.
-    let mut status = 0;
-    for attempt in 0..5 {
-        match shared
-            .client
-            .post(&target.url)
-            .bearer_auth(&target.token)
-            .json(card)
-            .send()
-            .await
-        {
-            Ok(response) => {
-                status = response.status().as_u16();
-                if !response.status().is_server_error() {
-                    break;
-                }
-            }
-            Err(e) => tracing::debug!(error = %e, "pushing a card to the hub"),
-        }
-        tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-    }
+    let status = crate::json_http::push(&shared.client, target, card).await;
     shared.state.lock().unwrap().pushes.push(status);
 }
 

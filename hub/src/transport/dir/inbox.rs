@@ -289,18 +289,33 @@ async fn take(
         bytes,
     };
     let key = format!("file:{file_name}:{sha256}");
-    match hub.ingest_with_key(source, inbound, Some(&key)).await {
+    journal(hub, source, paths, file_name, inbound, &key).await
+}
+
+/// Ingests one input read from the inbox entry `name` (a file or a packet folder) and
+/// moves the entry to done/, or to failed/ when the connector refuses it. When the hub
+/// cannot journal, the entry stays for a later scan.
+async fn journal(
+    hub: &Hub,
+    source: &str,
+    paths: &InboxPaths,
+    name: &str,
+    inbound: Inbound,
+    key: &str,
+) -> Result<(), ScanError> {
+    match hub.ingest_with_key(source, inbound, Some(key)).await {
         Ok(accepted) => {
-            let target = free_name(&paths.done, file_name);
+            let path = paths.inbox.join(name);
+            let target = free_name(&paths.done, name);
             std::fs::rename(&path, &target).map_err(io("moving to done", &path))?;
             sync_dir(&paths.inbox);
             hub.metrics.transport_event(TRANSPORT, source, "done", 1);
             let ids: Vec<&str> = accepted.iter().map(|a| a.id.as_str()).collect();
-            tracing::info!(source, file = %for_log(file_name), messages = ?ids, "file journaled and moved to done");
+            tracing::info!(source, entry = %for_log(name), messages = ?ids, "journaled and moved to done");
             Ok(())
         }
-        Err(IngestError::Decode(error)) => fail(hub, source, paths, file_name, &error.to_string()),
-        Err(error) => Err(ScanError::Journal(file_name.to_string(), error)),
+        Err(IngestError::Decode(error)) => fail(hub, source, paths, name, &error.to_string()),
+        Err(error) => Err(ScanError::Journal(name.to_string(), error)),
     }
 }
 
@@ -362,19 +377,7 @@ async fn take_folder(
         bytes,
     };
     let key = format!("folder:{folder}:{sha256}");
-    match hub.ingest_with_key(source, inbound, Some(&key)).await {
-        Ok(accepted) => {
-            let target = free_name(&paths.done, folder);
-            std::fs::rename(&root, &target).map_err(io("moving to done", &root))?;
-            sync_dir(&paths.inbox);
-            hub.metrics.transport_event(TRANSPORT, source, "done", 1);
-            let ids: Vec<&str> = accepted.iter().map(|a| a.id.as_str()).collect();
-            tracing::info!(source, folder = %for_log(folder), messages = ?ids, "packet folder journaled and moved to done");
-            Ok(())
-        }
-        Err(IngestError::Decode(error)) => fail(hub, source, paths, folder, &error.to_string()),
-        Err(error) => Err(ScanError::Journal(folder.to_string(), error)),
-    }
+    journal(hub, source, paths, folder, inbound, &key).await
 }
 
 /// A packet folder's files as a zip container, stored (not compressed: it is unpacked
