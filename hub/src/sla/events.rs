@@ -117,14 +117,7 @@ pub fn read(message: &Message) -> Option<Event> {
     let step = match status.as_str() {
         "received" => Step::Note("SOG received it".into()),
         "registered" => to(AppealState::Registered),
-        "in_work" => Step::To {
-            state: AppealState::InWork,
-            reason: None,
-            executor: None,
-            controller: None,
-            deadline: None,
-            forwarded_to: None,
-        },
+        "in_work" => to(AppealState::InWork),
         "forwarded" => {
             let body = meta(message, "sog.forwarded-to");
             let letter = match (

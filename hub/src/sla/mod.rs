@@ -5,7 +5,8 @@
 //! responsible directory (`[[departments]]`), keeps the appeal's state in its own tree
 //! and schedules durable timers. Timers fire reminders and escalations as ordinary
 //! messages (channel `api`, source `sla`, metadata `okno.kind = reminder|escalation`)
-//! that go through routes like any other.
+//! that go through routes like any other. The EDMS's and SOG's events move the appeal
+//! they refer to through the same state machine as the API ([`events`]).
 
 pub mod api;
 pub mod appeals;
