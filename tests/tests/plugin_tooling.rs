@@ -480,7 +480,8 @@ fn plugin_run_chains_and_names_what_is_wrong() {
         let example = ok(&okno(&["plugin", "example", "--world", world]), "example");
         let mut args = vec!["--input", "-"];
         if world == "connector" {
-            args.push("--encode");
+            // The mail connector's replies need a sender address.
+            args.extend(["--encode", "--config", "from=priemnaya@minprom.example.ru"]);
         }
         ok(&run(wasm, &args, Some(example.as_bytes())), world);
     }
