@@ -326,6 +326,26 @@ async fn telegram_updates_with_right_forged_and_missing_tokens() {
             .all(|(path, _)| path == "/bot123:abc/sendMessage"),
         "{calls:?}"
     );
+    // Their deadlines follow the order (6.3.2): 4 working hours for a mention, 2 for a
+    // comment on an official post.
+    let sla_reasons = |key: &str| -> String {
+        hub.hub
+            .store
+            .scan_messages(None)
+            .filter_map(Result::ok)
+            .find(|r| r.message.idempotency_key.as_deref() == Some(key))
+            .and_then(|r| {
+                r.trace
+                    .iter()
+                    .find(|t| t.stage == "sla")
+                    .map(|t| t.reasons.join("; "))
+            })
+            .unwrap_or_default()
+    };
+    let reasons = sla_reasons("telegram:-1001293752024:134545");
+    assert!(reasons.contains("rule social-mention: answer"), "{reasons}");
+    let reasons = sla_reasons("telegram:-1001293752024:134546");
+    assert!(reasons.contains("rule social-appeal: answer"), "{reasons}");
     let bodies: Vec<Value> = calls
         .iter()
         .map(|(_, b)| serde_json::from_str(b).unwrap())

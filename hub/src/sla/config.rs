@@ -278,7 +278,7 @@ pub fn default_rules() -> &'static [Rule] {
                     "social-mention",
                     Match {
                         channel: vec![Channel::Social],
-                        metadata: metadata(&[("social.kind", "mention")]),
+                        metadata: metadata(&[("tag", "social.mention")]),
                         ..Match::EVERYTHING
                     },
                     None,
