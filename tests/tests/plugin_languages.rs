@@ -322,3 +322,96 @@ async fn javascript_and_python_classifiers_run_through_the_pipeline() {
         );
     }
 }
+
+/// `okno plugin new --lang js|python` for every world: the project's own tests pass, and
+/// `okno plugin build` gives a component the hub loads as that world and runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_javascript_and_python_projects_test_build_and_load() {
+    let okno = env!("CARGO_BIN_EXE_okno-under-test");
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |command: &mut std::process::Command, what: &str| {
+        let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            output.status.success(),
+            "{what} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let tests: [(&str, &[&str]); 2] = [
+        ("js", &["npm", "test"]),
+        ("python", &["python3", "-m", "unittest"]),
+    ];
+    for (lang, test) in tests {
+        for world in ["connector", "classifier", "policy"] {
+            let name = format!("demo-{world}");
+            let project = dir.path().join(lang).join(&name);
+            run(
+                std::process::Command::new(okno)
+                    .current_dir(dir.path())
+                    .args([
+                        "plugin", "new", &name, "--world", world, "--lang", lang, "--dir",
+                    ])
+                    .arg(&project),
+                &format!("okno plugin new {name} --lang {lang}"),
+            );
+            run(
+                std::process::Command::new(test[0])
+                    .args(&test[1..])
+                    .current_dir(&project),
+                &format!("{} in the {lang} {world} project", test.join(" ")),
+            );
+            run(
+                std::process::Command::new(okno)
+                    .current_dir(&project)
+                    .args(["plugin", "build", "."]),
+                &format!("okno plugin build of the {lang} {world} project"),
+            );
+            let component = project.join("dist").join(format!("{name}.wasm"));
+            let expected = match world {
+                "connector" => World::Connector,
+                "classifier" => World::Classifier,
+                _ => World::Policy,
+            };
+            let plugin = rt
+                .load(
+                    &component,
+                    None,
+                    Some(expected),
+                    plugin_context(&name, &[]),
+                    Limits::default(),
+                )
+                .unwrap_or_else(|e| panic!("loading the {lang} {world}: {e:#}"));
+            let message = message(Some("Авария"), "Срочно: нет воды");
+            match world {
+                "connector" => {
+                    let input = okno_hub::model::Inbound {
+                        bytes: "Нет воды\nТретий день нет воды.".as_bytes().to_vec(),
+                        ..Default::default()
+                    };
+                    let messages = plugin.decode(input).await.expect("decode");
+                    assert_eq!(messages.len(), 1, "{lang}");
+                    assert_eq!(messages[0].subject.as_deref(), Some("Нет воды"), "{lang}");
+                }
+                "classifier" => {
+                    let out = plugin
+                        .classify(&message, &Classification::default())
+                        .await
+                        .expect("classify");
+                    assert_eq!(out.tags, vec![name.clone()], "{lang}");
+                }
+                _ => {
+                    let mut tagged = Classification::default();
+                    tagged.tags.push("urgent".into());
+                    let out = plugin.decide(&message, &tagged).await.expect("decide");
+                    assert_eq!(out.priority, okno_hub::model::Priority::High, "{lang}");
+                    assert!(
+                        out.answer_deadline.unwrap() > message.received_at,
+                        "{lang}: {out:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -271,7 +271,10 @@ async fn a_plugin_linking_the_filesystem_loads_but_finds_no_file() {
     let rt = runtime();
     let p = load(&rt, "fs-reader", &[], Limits::default());
     assert!(
-        p.info.imports.iter().any(|i| i.starts_with("wasi:filesystem/")),
+        p.info
+            .imports
+            .iter()
+            .any(|i| i.starts_with("wasi:filesystem/")),
         "the plugin imports the filesystem: {:?}",
         p.info.imports
     );
