@@ -5,8 +5,14 @@
 //! права` → complaint), and notices when the text refers to an earlier appeal
 //! (`повторно`, `ранее обращался`, `ответ на обращение № … не получен`). The reason given
 //! is the cue that decided, quoted as the author wrote it.
+//!
+//! It also tags the вид of the federal typology (`kind:corruption-report`, see
+//! [`federal`]) and the client segments the author names (`segment:senior`, see
+//! [`segments`]): the WIT kind keeps the 59-FZ forms, and tags are what a classifier can add.
 
 mod cues;
+pub mod federal;
+mod segments;
 
 use cues::{Cue, CUES, REPEAT};
 use okno_sdk::prelude::*;
@@ -149,9 +155,35 @@ const KINDS: [AppealKind; 6] = [
     AppealKind::Other,
 ];
 
+/// Everything the plugin reads from one text.
+pub struct Reading {
+    pub assignment: KindAssignment,
+    /// The вид of the federal typology and the cue that decided it.
+    pub federal: (federal::FederalKind, String),
+    /// Client segments named in the text: `senior`, `disabled`, `large-family`,
+    /// `entrepreneur`, `self-employed`, `representative`, `organisation`.
+    pub segments: Vec<&'static str>,
+}
+
+/// Reads the form, the federal вид and the client segments of an appeal.
+pub fn read(text: &str) -> Reading {
+    let (words, question) = words(text);
+    let assignment = assign_words(&words, question);
+    let federal = federal::federal(&words, assignment.kind);
+    Reading {
+        federal,
+        segments: segments::segments(&words),
+        assignment,
+    }
+}
+
 /// Reads the kind of an appeal and whether it repeats an earlier one.
 pub fn assign(text: &str) -> KindAssignment {
     let (words, question) = words(text);
+    assign_words(&words, question)
+}
+
+fn assign_words(words: &[Word], question: bool) -> KindAssignment {
     // Per kind (in KINDS order): total weight and the strongest cue with its quote.
     let mut sums = [0.0_f32; 6];
     let mut best: [Option<(f32, String)>; 6] = Default::default();
@@ -167,11 +199,11 @@ pub fn assign(text: &str) -> KindAssignment {
         weight,
     } in CUES
     {
-        let Some((from, to)) = find(&compile(patterns), &words) else {
+        let Some((from, to)) = find(&compile(patterns), words) else {
             continue;
         };
         let k = KINDS.iter().position(|x| x == kind).unwrap_or(5);
-        add(k, *weight, quote(&words, from, to));
+        add(k, *weight, quote(words, from, to));
     }
     if question {
         let inquiry = KINDS
@@ -208,9 +240,9 @@ pub fn assign(text: &str) -> KindAssignment {
         }
     }
 
-    let repeat_cue = REPEAT.iter().find_map(|p| find(&compile(p), &words));
+    let repeat_cue = REPEAT.iter().find_map(|p| find(&compile(p), words));
     if let Some((from, to)) = repeat_cue {
-        reasons.push(format!("repeat: {}", quote(&words, from, to)));
+        reasons.push(format!("repeat: {}", quote(words, from, to)));
     }
     KindAssignment {
         kind: KINDS[winner],
@@ -219,7 +251,15 @@ pub fn assign(text: &str) -> KindAssignment {
     }
 }
 
-/// The classifier: sets `classification.kind`, and the tag `repeat` for a repeated appeal.
+/// Adds `tag` unless the classification has it already.
+fn tag(current: &mut Classification, tag: String) {
+    if !current.tags.contains(&tag) {
+        current.tags.push(tag);
+    }
+}
+
+/// The classifier: sets `classification.kind`, and the tags `repeat` for a repeated
+/// appeal, `kind:<federal вид>` and `segment:<name>` for each segment named.
 pub struct Kind;
 
 impl Classifier for Kind {
@@ -231,7 +271,14 @@ impl Classifier for Kind {
             Some(subject) if !subject.trim().is_empty() => format!("{subject}.\n{}", message.body),
             _ => message.body.clone(),
         };
-        let mut assignment = assign(&text);
+        let reading = read(&text);
+        let mut assignment = reading.assignment;
+        let (federal, cue) = reading.federal;
+        assignment.reasons.push(format!(
+            "вид {} «{}»: {cue}",
+            federal.number(),
+            federal.name()
+        ));
         // A connector that knows the earlier appeal (SOG, EPGU) says so in the thread.
         if !assignment.repeat {
             if let Some(earlier) = &message.thread.repeat_of {
@@ -241,8 +288,12 @@ impl Classifier for Kind {
                     .push(format!("repeat: the source links it to {earlier}"));
             }
         }
-        if assignment.repeat && !current.tags.iter().any(|t| t == "repeat") {
-            current.tags.push("repeat".to_string());
+        if assignment.repeat {
+            tag(&mut current, "repeat".to_string());
+        }
+        tag(&mut current, format!("kind:{}", federal.label()));
+        for segment in reading.segments {
+            tag(&mut current, format!("segment:{segment}"));
         }
         current.kind = Some(assignment);
         Ok(current)
