@@ -6,8 +6,9 @@
 //! The cursor (the last number journaled) lives in [`kv`](crate::kv) and moves in
 //! [`ack`], which the hub calls only once every message of the batch is journaled: a hub
 //! that stops in between fetches the same items again, and their idempotency keys make
-//! the second journal a duplicate. An item the connector cannot read is logged with its
-//! number and passed over, so that one bad item does not stop the feed.
+//! the second journal a duplicate. An item the connector refuses as invalid or unsupported
+//! is logged with its number and passed over, so that one bad item does not stop the feed;
+//! any other error (the plugin's settings) fails the poll, and nothing is passed over.
 
 use crate::polling::Batch;
 use crate::types::{ErrorKind, Message, PluginError};
@@ -84,6 +85,11 @@ pub fn poll(
             .map_err(|e| error(ErrorKind::Internal, format!("item {seq}: {e}")))?;
         match decode(&document) {
             Ok(decoded) => messages.extend(decoded),
+            // The plugin's settings or a bug, not the item: nothing is passed over, and the
+            // hub backs off until it is fixed.
+            Err(e) if !matches!(e.kind, ErrorKind::InvalidInput | ErrorKind::Unsupported) => {
+                return Err(error(e.kind, format!("feed item {seq}: {}", e.message)));
+            }
             Err(e) => log::log(
                 log::Level::Error,
                 &format!(

@@ -87,9 +87,11 @@ impl Settings {
                         .map_err(|e| PluginError::config(e.message))?;
                     s.signed_by = Some(value);
                 }
+                // Read by `poll` and `ack` (lib.rs).
+                "outbox-url" => {}
                 other => {
                     return Err(PluginError::config(format!(
-                        "unknown setting `{other}`; known: `hours`, `lead-working-days`, `search-working-days`, `offer-count`, `slot-minutes`, `offer-valid-working-days`, `answer-working-days`, `place.<format>`, `department.<hub id>`, `signed-by`, `max-document-bytes`"
+                        "unknown setting `{other}`; known: `outbox-url`, `hours`, `lead-working-days`, `search-working-days`, `offer-count`, `slot-minutes`, `offer-valid-working-days`, `answer-working-days`, `place.<format>`, `department.<hub id>`, `signed-by`, `max-document-bytes`"
                     )))
                 }
             }

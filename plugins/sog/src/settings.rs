@@ -91,9 +91,11 @@ impl Settings {
                             .map_err(|e| PluginError::config(e.message))?;
                         settings.default_topic_code = Some(value);
                     }
+                    // Read by `poll` and `ack` (lib.rs).
+                    "feed-url" => {}
                     other => {
                         return Err(PluginError::config(format!(
-                            "unknown setting `{other}`; known: `max-card-bytes`, `executor-field`, `default-topic-code`, `department.<SOG code>`, `status-name.<status>`"
+                            "unknown setting `{other}`; known: `feed-url`, `max-card-bytes`, `executor-field`, `default-topic-code`, `department.<SOG code>`, `status-name.<status>`"
                         )))
                     }
                 }
