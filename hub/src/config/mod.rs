@@ -79,6 +79,7 @@ pub struct HubConfig {
     /// network); otherwise they need a `metrics` or `admin` token.
     pub metrics_public: bool,
     /// Most examples one `POST /v1/corrections/import` may carry; 0 is refused.
+    #[serde(deserialize_with = "import_lines")]
     pub import_max_lines: std::num::NonZeroUsize,
     /// Free space, in MiB, the data dir's disk keeps for the messages already accepted:
     /// under it ingest answers `503 storage_full`. 0 refuses only once a write fails.
@@ -109,6 +110,19 @@ pub struct HubClientTlsConfig {
     pub ca_file: Option<Spanned<PathBuf>>,
     #[serde(skip)]
     pub loaded: ClientTls,
+}
+
+/// `hub.import_max_lines`: at least 1. A zero would refuse every import, which is not a
+/// way to turn imports off, so it is refused with a message that says so.
+fn import_lines<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::num::NonZeroUsize, D::Error> {
+    let lines = usize::deserialize(deserializer)?;
+    std::num::NonZeroUsize::new(lines).ok_or_else(|| {
+        serde::de::Error::custom(
+            "hub.import_max_lines = 0 would refuse every corrections import: give the most examples one request may carry (at least 1; 100000 by default)",
+        )
+    })
 }
 
 impl Default for HubConfig {
