@@ -29,6 +29,7 @@
 //! The same bytes always come from the same data: every map is ordered and every sum is
 //! taken in a fixed order.
 
+use crate::query::Query;
 use crate::table;
 use crate::text::{term_hash, Tokenizer};
 
@@ -46,16 +47,24 @@ static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.bin"));
 
 /// The features of a text: its stems and the bigrams of neighbouring stems (stop words
 /// dropped), each once, as hashes sorted. A bigram keeps what a bag of stems loses:
-/// `нет свет` is an outage, `свет` alone may be street lighting.
-pub fn features(tokenizer: &Tokenizer, text: &str) -> Vec<u32> {
+/// `нет свет` is an outage, `свет` alone may be street lighting. The stems the query
+/// reads a word as are added too (a typo's word, a known prefix, a synonym's expansion:
+/// `банер` counts as `баннер`), so that the model and the table read a text alike.
+pub fn features(tokenizer: &Tokenizer, text: &str, query: &Query) -> Vec<u32> {
     let stems: Vec<String> = tokenizer.tokens(text).into_iter().map(|t| t.stem).collect();
     let mut out: Vec<u32> = stems.iter().map(|s| term_hash(s)).collect();
     for pair in stems.windows(2) {
         out.push(bigram_hash(&pair[0], &pair[1]));
     }
+    out.extend(query.terms.iter().map(|t| t.hash));
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// [`features`] of a text not yet read as a query.
+pub fn text_features(tokenizer: &Tokenizer, text: &str) -> Vec<u32> {
+    features(tokenizer, text, &Query::new(tokenizer, text))
 }
 
 fn bigram_hash(a: &str, b: &str) -> u32 {

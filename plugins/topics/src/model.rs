@@ -345,7 +345,7 @@ pub fn classify(
     let learned = if model.is_empty() {
         None
     } else {
-        learned_probabilities(model, &learned::features(&tokenizer, text))
+        learned_probabilities(model, &learned::features(&tokenizer, text, &query))
     };
     let scored = score(&query, learned.as_deref(), examples, params);
     let top = &scored.ranked;

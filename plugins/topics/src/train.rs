@@ -105,7 +105,7 @@ pub fn train(examples: &[Labelled], options: &TrainOptions) -> (Vec<u8>, TrainRe
     let selected = select(examples, options.per_source_code_cap);
     let featured: Vec<(&Labelled, Vec<u32>)> = selected
         .iter()
-        .map(|e| (*e, learned::features(&tokenizer, &e.text)))
+        .map(|e| (*e, learned::text_features(&tokenizer, &e.text)))
         .collect();
     let sources: BTreeSet<&str> = featured.iter().map(|(e, _)| e.source.as_str()).collect();
     let mut report = TrainReport::default();
@@ -219,7 +219,7 @@ fn fit(
         }
         let tema = table::entry(table::ancestor_at(i, 3));
         let text = format!("{} {}", tema.name(), entry.name());
-        docs.push((NONE, learned::features(&tokenizer, &text)));
+        docs.push((NONE, learned::text_features(&tokenizer, &text)));
     }
 
     let mut texts_with: BTreeMap<u32, u32> = BTreeMap::new();
