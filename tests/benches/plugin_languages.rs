@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use okno_hub::model::{Classification, Message};
 use okno_hub::runtime::{Runtime, RuntimeOptions};
 
+// The keyword rules there are the other benches'.
+#[allow(dead_code)]
 mod common;
 use common::{appeals, hub_message, load};
 use okno_tests::{plugin, workspace};

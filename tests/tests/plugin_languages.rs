@@ -86,7 +86,14 @@ const LANGUAGES: [&str; 3] = ["urgency", "urgency-js", "urgency-py"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_three_languages_give_the_same_answers() {
     let rt = runtime();
-    let cases: &[(&[(&str, &str)], Option<&str>, &str, &[&str])] = &[
+    // (settings, subject, body, tags added)
+    type Case<'a> = (
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        &'a str,
+        &'a [&'a str],
+    );
+    let cases: &[Case] = &[
         // The default words, in the body, in any case.
         (&[], None, "У нас АВАРИЯ на теплотрассе", &["urgent"]),
         // A stem inside a longer word, in the subject.
