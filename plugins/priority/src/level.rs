@@ -57,13 +57,25 @@ pub(crate) fn priority(
         }
     }
 
-    let segments: Vec<&str> = message
+    // A classifier cannot set `client.segments`; it tags what it read in the text as
+    // `segment:<name>`, which counts the same as the connector's segment.
+    let from_text = classification
+        .tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("segment:"));
+    let mut segments: Vec<&str> = Vec::new();
+    for s in message
         .client
         .segments
         .iter()
-        .filter(|s| settings.priority_segments.contains(s))
-        .map(|s| words::segment(s))
-        .collect();
+        .map(String::as_str)
+        .chain(from_text)
+    {
+        let named = words::segment(s);
+        if settings.priority_segments.iter().any(|p| p == s) && !segments.contains(&named) {
+            segments.push(named);
+        }
+    }
     if !segments.is_empty() {
         // One raise however many segments apply: a veteran with a disability is not two
         // levels more urgent than either.

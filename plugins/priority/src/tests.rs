@@ -392,7 +392,7 @@ fn segments_raise_one_level_once() {
         "only the configured segment counts"
     );
     assert!(
-        has_reason(&d, "Категория заявителя: entrepreneur"),
+        has_reason(&d, "Категория заявителя: предприниматель"),
         "{:?}",
         d.reasons
     );
@@ -402,6 +402,47 @@ fn segments_raise_one_level_once() {
         decide(m, kind(AppealKind::Inquiry, false)).priority,
         Priority::Normal
     );
+}
+
+#[test]
+fn segments_read_from_the_text_count_like_the_clients() {
+    // examples/appeals/03-…: the body as the mail connector decodes it. The connector
+    // leaves `client.segments` empty; `kind` tags what the author says of herself.
+    let mut m = message(Channel::Mail, "2026-01-12T09:00:00+03:00");
+    m.subject = Some("Вопрос о ежемесячной выплате".into());
+    m.body = "Уважаемые сотрудники министерства!\n\nЯ пенсионер, мне 74 года, инвалид 2 группы. \
+              С января мне перестали\nначислять ежемесячную денежную выплату на оплату \
+              коммунальных услуг,\nкоторую я получала с 2019 года.\n\nПрошу разъяснить, почему \
+              выплата прекращена и какие документы мне нужно\nпредставить, чтобы её восстановить."
+        .into();
+    let classification =
+        okno_plugin_kind::Kind::classify(m.clone(), Classification::default()).expect("kind");
+    assert!(m.client.segments.is_empty());
+    let d = decide(m.clone(), classification.clone());
+    assert_eq!(d.priority, Priority::High, "{:?}", d.reasons);
+    assert!(
+        has_reason(
+            &d,
+            "Категория заявителя: гражданин старшего возраста, инвалидность"
+        ),
+        "{:?}",
+        d.reasons
+    );
+
+    // The same segment from the connector and from the text is named once; settings apply.
+    m.client.segments = vec!["senior".into()];
+    let d = decide(m.clone(), classification.clone());
+    assert!(
+        has_reason(
+            &d,
+            "Категория заявителя: гражданин старшего возраста, инвалидность:"
+        ),
+        "{:?}",
+        d.reasons
+    );
+    let host = MockHost::new().setting("priority-segments", "large-family");
+    let d = decide_on(&host, m, classification).unwrap();
+    assert_eq!(d.priority, Priority::Normal, "{:?}", d.reasons);
 }
 
 #[test]

@@ -41,6 +41,10 @@ pub(crate) fn segment(segment: &str) -> &str {
         "disabled" => "инвалидность",
         "large-family" => "многодетная семья",
         "veteran" => "ветеран",
+        "entrepreneur" => "предприниматель",
+        "self-employed" => "самозанятый",
+        "representative" => "представитель заявителя",
+        "organisation" => "организация",
         other => other,
     }
 }
