@@ -80,7 +80,9 @@ fn text_hash(text: &str) -> u64 {
 
 /// Distinct texts, at most `cap` per source and code, picked by text hash.
 pub fn select(examples: &[Labelled], cap: usize) -> Vec<&Labelled> {
-    let mut groups: BTreeMap<(&str, &str), BTreeMap<(u64, &str), &Labelled>> = BTreeMap::new();
+    // (source, code) → the group's texts by (hash, text).
+    type Group<'a> = BTreeMap<(u64, &'a str), &'a Labelled>;
+    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
     for e in examples {
         let text = e.text.trim();
         if text.is_empty() {
