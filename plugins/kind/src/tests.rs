@@ -147,6 +147,13 @@ fn segments_precision_and_recall() {
             wrong.push(format!("{gold:?} -> {found:?}: {text}"));
         }
     }
+    println!(
+        "segments: precision {:.3} recall {:.3} ({} found, {} gold)",
+        tally.precision(),
+        tally.recall(),
+        tally.found,
+        tally.gold
+    );
     assert!(
         tally.precision() >= 0.95 && tally.recall() >= 0.95,
         "precision {:.3} recall {:.3}: {wrong:#?}",
