@@ -159,3 +159,31 @@ pub async fn uniform_errors(response: Response) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failure inside the hub reaches the client as an error id, never its text.
+    #[tokio::test]
+    async fn an_internal_error_answers_an_id_and_no_internals() {
+        let error =
+            anyhow::anyhow!("open /var/lib/okno/data/db: Permission denied (ivanov@example.ru)");
+        let response = ApiError::internal(error).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+        let id = body["error"]["details"]["error_id"].as_str().unwrap();
+        assert_eq!(id.len(), 12);
+        let text = body.to_string();
+        for secret in ["/var/lib", "Permission", "ivanov", "example.ru"] {
+            assert!(
+                !text.contains(secret),
+                "{secret} reached the client: {text}"
+            );
+        }
+    }
+}

@@ -398,3 +398,35 @@ async fn metrics(State(hub): State<Arc<Hub>>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    /// `x-` headers become routable, stored metadata: only a bounded number of short
+    /// ones, and nothing else a client sends.
+    #[test]
+    fn only_a_bounded_set_of_short_x_headers_becomes_metadata() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("message/rfc822"),
+        );
+        headers.insert("authorization", HeaderValue::from_static("Bearer secret"));
+        headers.insert("x-long", HeaderValue::from_str(&"v".repeat(2048)).unwrap());
+        for i in 0..100 {
+            headers.insert(
+                axum::http::HeaderName::from_bytes(format!("x-h{i:03}").as_bytes()).unwrap(),
+                HeaderValue::from_static("1"),
+            );
+        }
+        let inbound = inbound_from(&headers, Bytes::from_static(b"body"));
+        assert_eq!(inbound.content_type.as_deref(), Some("message/rfc822"));
+        assert_eq!(inbound.metadata.len(), MAX_METADATA_HEADERS);
+        assert!(inbound
+            .metadata
+            .iter()
+            .all(|(name, value)| name.starts_with("http.header.x-h") && value == "1"));
+    }
+}

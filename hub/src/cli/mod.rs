@@ -444,7 +444,10 @@ pub fn main() -> anyhow::Result<()> {
                     sdk,
                 })?;
                 eprintln!("created {}", dir.display());
-                eprintln!("next: cd {} && cargo test && okno plugin build .", dir.display());
+                eprintln!(
+                    "next: cd {} && cargo test && okno plugin build .",
+                    dir.display()
+                );
                 Ok(())
             }
             PluginCommand::Build { path, out_dir, pin } => {
