@@ -1,11 +1,13 @@
 //! The reviewed mapping of the regional portals' themes to the official classifier
 //! (`plugins/topics/data/portal_themes.csv`) is checked against the classifier and against
-//! the portals' data: every code exists, every theme the data holds is mapped (or marked
+//! the themes the portals' data holds: every code exists, every theme is mapped (or marked
 //! `none`) exactly once, and every row says why in one line.
 //!
-//! The portals' data is third-party and lives outside the repository, in
-//! `<repo>/../shared/data/external` unless `OKNO_EXTERNAL_DATA` names another folder. Without
-//! it the test fails: a mapping that cannot be checked against the data is not checked.
+//! The portals' data is third-party and stays outside the repository; the themes it holds,
+//! with how many texts each, are committed as `plugins/topics/data/portal_themes_seen.csv`.
+//! With `OKNO_EXTERNAL_DATA` naming the data's folder (`kursk_cp2022/`, `nashdom_ryazan/`,
+//! `nash_spb/`), a second test checks that list against the data itself: run it when the
+//! data changes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,17 +23,21 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn external_dir() -> PathBuf {
-    let dir = std::env::var_os("OKNO_EXTERNAL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/data/external"));
-    assert!(
-        dir.is_dir(),
-        "the portals' data folder {} is missing: set OKNO_EXTERNAL_DATA to the folder holding \
-         kursk_cp2022/, nashdom_ryazan/ and nash_spb/ (see plugins/topics/data/README.md)",
-        dir.display()
-    );
-    dir
+/// The committed list of the themes the portals' data holds, by source.
+fn seen_themes() -> BTreeMap<&'static str, BTreeSet<String>> {
+    let path = repo_root().join("plugins/topics/data/portal_themes_seen.csv");
+    let rows = parse_csv(&read(&path), ',').unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (header, body) = rows.split_first().expect("a header line");
+    assert_eq!(header, &["source", "theme", "texts"], "{}", path.display());
+    let mut seen: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for (i, row) in body.iter().enumerate() {
+        let source = SOURCES
+            .iter()
+            .find(|s| **s == row[0])
+            .unwrap_or_else(|| panic!("{} line {}: unknown source", path.display(), i + 2));
+        seen.entry(source).or_default().insert(row[1].clone());
+    }
+    seen
 }
 
 fn read(path: &Path) -> String {
@@ -149,7 +155,6 @@ fn classifier() -> HashMap<String, u8> {
 
 #[test]
 fn every_portal_theme_is_mapped_once_to_a_real_code() {
-    let external = external_dir();
     let path = repo_root().join("plugins/topics/data/portal_themes.csv");
     let rows = parse_csv(&read(&path), ',').unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (header, body) = rows.split_first().expect("the mapping has a header line");
@@ -210,7 +215,7 @@ fn every_portal_theme_is_mapped_once_to_a_real_code() {
         previous = Some((source_rank, key));
     }
 
-    for (source, themes) in portal_themes(&external) {
+    for (source, themes) in seen_themes() {
         let done = mapped.remove(source).unwrap_or_default();
         for missing in themes.difference(&done) {
             problems.push(format!("{source}: the theme `{missing}` is not mapped"));
@@ -225,6 +230,26 @@ fn every_portal_theme_is_mapped_once_to_a_real_code() {
         "{} problem(s) in the mapping:\n{}",
         problems.len(),
         problems.join("\n")
+    );
+}
+
+/// The committed list of themes is the data's: run with `OKNO_EXTERNAL_DATA` set after the
+/// portals' data changes (the data is not in the repository, so a fresh clone cannot).
+#[test]
+fn the_committed_theme_list_is_the_portals_data() {
+    let Some(external) = std::env::var_os("OKNO_EXTERNAL_DATA").map(PathBuf::from) else {
+        return;
+    };
+    assert!(
+        external.is_dir(),
+        "OKNO_EXTERNAL_DATA names {}, which is not a folder",
+        external.display()
+    );
+    assert_eq!(
+        seen_themes(),
+        portal_themes(&external),
+        "plugins/topics/data/portal_themes_seen.csv differs from the data in {}",
+        external.display()
     );
 }
 
