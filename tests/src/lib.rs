@@ -65,6 +65,30 @@ pub fn plugins() -> &'static BTreeMap<String, PathBuf> {
     })
 }
 
+/// A few reference plugins (`plugins/NAME`) built for wasm32-wasip2, once per test binary,
+/// into `test-dist/GROUP`: for tests that need only these (building every plugin takes
+/// longer). Returns the component of `name`, one of `names`.
+pub fn reference_plugin(group: &str, names: &[&str], name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.is_empty() {
+        use okno_hub::cli::build::{build_plugins, wasm_target_dir};
+        let root = workspace();
+        let crates: Vec<(String, PathBuf)> = names
+            .iter()
+            .map(|n| (format!("okno-plugin-{n}"), root.join("plugins").join(n)))
+            .collect();
+        let out = wasm_target_dir(&root).join("test-dist").join(group);
+        let plugins = build_plugins(&crates, &out, &mut |line| eprintln!("{line}"))
+            .expect("building the plugins for wasm32-wasip2");
+        built.extend(plugins.into_iter().map(|b| (b.name, b.path)));
+    }
+    built
+        .get(name)
+        .unwrap_or_else(|| panic!("no plugin {name} was built"))
+        .clone()
+}
+
 pub fn plugin(name: &str) -> PathBuf {
     plugins()
         .get(name)

@@ -24,26 +24,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// The plugins these tests run, built for wasm32-wasip2 once per test binary: only these,
 /// so that a plugin elsewhere in the tree that does not build cannot stop them.
 fn built(name: &str) -> PathBuf {
-    static BUILT: std::sync::OnceLock<std::collections::BTreeMap<String, PathBuf>> =
-        std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            use okno_hub::cli::build::{build_plugins, wasm_target_dir};
-            let root = workspace();
-            let crates: Vec<(String, PathBuf)> = ["edms", "mail", "http-json", "priority"]
-                .iter()
-                .map(|n| (format!("okno-plugin-{n}"), root.join("plugins").join(n)))
-                .collect();
-            let out = wasm_target_dir(&root).join("test-dist").join("edms");
-            build_plugins(&crates, &out, &mut |line| eprintln!("{line}"))
-                .expect("building the plugins for wasm32-wasip2")
-                .into_iter()
-                .map(|b| (b.name, b.path))
-                .collect()
-        })
-        .get(name)
-        .unwrap_or_else(|| panic!("no plugin {name} was built"))
-        .clone()
+    okno_tests::reference_plugin("edms", &["edms", "mail", "http-json", "priority"], name)
 }
 
 fn medo(name: &str) -> PathBuf {

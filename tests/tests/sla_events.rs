@@ -22,26 +22,11 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// The plugins these tests run, built for wasm32-wasip2 once per test binary.
 fn built(name: &str) -> PathBuf {
-    static BUILT: std::sync::OnceLock<std::collections::BTreeMap<String, PathBuf>> =
-        std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            use okno_hub::cli::build::{build_plugins, wasm_target_dir};
-            let root = workspace();
-            let crates: Vec<(String, PathBuf)> = ["edms", "sog", "mail", "http-json", "priority"]
-                .iter()
-                .map(|n| (format!("okno-plugin-{n}"), root.join("plugins").join(n)))
-                .collect();
-            let out = wasm_target_dir(&root).join("test-dist").join("sla_events");
-            build_plugins(&crates, &out, &mut |line| eprintln!("{line}"))
-                .expect("building the plugins for wasm32-wasip2")
-                .into_iter()
-                .map(|b| (b.name, b.path))
-                .collect()
-        })
-        .get(name)
-        .unwrap_or_else(|| panic!("no plugin {name} was built"))
-        .clone()
+    okno_tests::reference_plugin(
+        "sla_events",
+        &["edms", "sog", "mail", "http-json", "priority"],
+        name,
+    )
 }
 
 fn entry(name: &str, kind: &str, settings: &str) -> String {

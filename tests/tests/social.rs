@@ -19,26 +19,7 @@ use serde_json::{json, Value};
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn built(name: &str) -> PathBuf {
-    static BUILT: std::sync::OnceLock<std::collections::BTreeMap<String, PathBuf>> =
-        std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            use okno_hub::cli::build::{build_plugins, wasm_target_dir};
-            let root = workspace();
-            let crates: Vec<(String, PathBuf)> = ["social", "priority"]
-                .iter()
-                .map(|n| (format!("okno-plugin-{n}"), root.join("plugins").join(n)))
-                .collect();
-            let out = wasm_target_dir(&root).join("test-dist").join("social");
-            build_plugins(&crates, &out, &mut |line| eprintln!("{line}"))
-                .expect("building the plugins for wasm32-wasip2")
-                .into_iter()
-                .map(|b| (b.name, b.path))
-                .collect()
-        })
-        .get(name)
-        .unwrap_or_else(|| panic!("no plugin {name} was built"))
-        .clone()
+    okno_tests::reference_plugin("social", &["social", "priority"], name)
 }
 
 fn sample(name: &str) -> Vec<u8> {
