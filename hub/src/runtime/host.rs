@@ -88,6 +88,58 @@ pub struct HostState {
     pub stderr: MemoryOutputPipe,
     /// The message this call is about, for log lines.
     pub message_id: String,
+    /// Set for a poller's `poll`: the bodies of the plugin's HTTP answers are kept here
+    /// for the host, which takes the batch's attachments out of them.
+    pub recorded: Option<Recorded>,
+}
+
+/// The answers a plugin's HTTP calls got during one call, up to a number of bytes in all.
+pub struct Recorded {
+    pub responses: Vec<Fetched>,
+    /// Bytes that may still be recorded.
+    left: u64,
+    /// Answers not recorded because they would have gone over the bound.
+    pub skipped: usize,
+}
+
+impl Recorded {
+    pub fn new(max_bytes: u64) -> Self {
+        Recorded {
+            responses: Vec::new(),
+            left: max_bytes,
+            skipped: 0,
+        }
+    }
+
+    fn record(&mut self, content_type: Option<String>, body: &[u8]) {
+        let size = body.len() as u64;
+        if size > self.left {
+            self.skipped += 1;
+            return;
+        }
+        self.left -= size;
+        self.responses.push(Fetched {
+            content_type,
+            body: body.to_vec(),
+        });
+    }
+}
+
+/// One HTTP answer a plugin got: its content type and body.
+#[derive(Clone)]
+pub struct Fetched {
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Fetched {
+    // The body is someone's application: its size, never its bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.body.len())
+            .finish()
+    }
 }
 
 impl HostState {
@@ -123,6 +175,7 @@ impl HostState {
             stdout,
             stderr,
             message_id,
+            recorded: None,
         }
     }
 
@@ -343,7 +396,7 @@ impl HostState {
             }
         })?;
         let status = response.status().as_u16();
-        let headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
             .iter()
             .map(|(k, v)| {
@@ -365,6 +418,13 @@ impl HostState {
             if body.len() as u64 > grant.max_response_bytes {
                 return Err(HttpError::TooLarge(grant.max_response_bytes));
             }
+        }
+        if let Some(recorded) = &mut self.recorded {
+            let content_type = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.clone());
+            recorded.record(content_type, &body);
         }
         Ok(http::Response {
             status,

@@ -26,7 +26,7 @@ pub use grant::{
     non_public, AddressRefused, AddressRule, GrantHost, HttpGrant, HttpRule, NameLookup,
     SystemLookup,
 };
-pub use host::PluginContext;
+pub use host::{Fetched, PluginContext};
 pub use inspect::{PluginInfo, World, CONTRACT_VERSION};
 
 use crate::model::{Classification, Decision, Inbound, Message, Outbound};
@@ -141,6 +141,10 @@ pub struct Batch {
     pub ack: Option<String>,
     /// More is waiting: poll again at once.
     pub more: bool,
+    /// What the plugin's HTTP calls answered during the poll (with
+    /// [`Plugin::poll_recording`]): the remote system's own bytes, in which the batch's
+    /// attachments are found.
+    pub responses: Vec<Fetched>,
 }
 
 /// A compiled, pre-instantiated plugin with its settings and limits. Cheap to share:
@@ -601,10 +605,20 @@ impl Plugin {
     /// Fetches the next batch from a poller's remote system. The messages are checked as
     /// `decode`'s are.
     pub async fn poll(&self) -> Result<Batch, CallError> {
+        self.poll_recording(0).await
+    }
+
+    /// As [`Plugin::poll`], keeping the bodies of the plugin's HTTP answers in
+    /// [`Batch::responses`], up to `max_bytes` in all (an answer that would go over is not
+    /// kept, and a debug line says so).
+    pub async fn poll_recording(&self, max_bytes: u64) -> Result<Batch, CallError> {
         let Pre::Poller(pre) = &self.pre else {
             return Err(self.wrong_world(World::Poller));
         };
         let mut store = self.new_store("");
+        if max_bytes > 0 {
+            store.data_mut().recorded = Some(host::Recorded::new(max_bytes));
+        }
         let batch = self
             .guarded(&mut store, async |store| {
                 let instance = pre.instantiate_async(&mut *store).await?;
@@ -613,10 +627,20 @@ impl Plugin {
             .await?;
         let messages: Vec<Message> = batch.messages.into_iter().map(Message::from).collect();
         validate::decoded(&messages).map_err(|d| self.contract(d))?;
+        let responses = match store.data_mut().recorded.take() {
+            Some(recorded) => {
+                if recorded.skipped > 0 {
+                    tracing::debug!(plugin = %self.name(), skipped = recorded.skipped, max_bytes, "answers to a poll's HTTP calls not kept for attachments: over the bound");
+                }
+                recorded.responses
+            }
+            None => Vec::new(),
+        };
         Ok(Batch {
             messages,
             ack: batch.ack,
             more: batch.more,
+            responses,
         })
     }
 

@@ -16,7 +16,7 @@
 
 pub mod extract;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -248,14 +248,93 @@ pub const CONTENT_KEY: &str = "okno.attachment.";
 /// Unpacked from containers while looking for attachments, at most (per input).
 const SEARCH_BUDGET: u64 = 256 << 20;
 
+/// An attachment whose content was not kept, and why (for the message's trace; the log
+/// line names only its SHA-256).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotKept {
+    pub sha256: String,
+    pub reason: String,
+}
+
+impl NotKept {
+    /// One line per attachment of `messages` that was not kept, naming it.
+    pub fn describe(not_kept: &[NotKept], messages: &[crate::model::Message]) -> Vec<String> {
+        let mut lines = Vec::new();
+        for n in not_kept {
+            let names: Vec<&str> = messages
+                .iter()
+                .flat_map(|m| &m.attachments)
+                .filter(|a| a.content_ref.strip_prefix("sha256:") == Some(n.sha256.as_str()))
+                .map(|a| a.name.as_str())
+                .collect();
+            let name = names.first().copied().unwrap_or("?");
+            lines.push(format!(
+                "attachment {name:?} (sha256:{}) not kept: {}",
+                n.sha256, n.reason
+            ));
+        }
+        lines
+    }
+}
+
 impl Blobs {
+    /// The largest blob kept (`hub.blobs.max_blob_bytes`).
+    pub fn max_blob_bytes(&self) -> u64 {
+        self.limits().max_blob_bytes
+    }
+
     /// Keeps what a decode named: each attachment with a `sha256:` reference, found in the
     /// raw bytes it came from, and the raw bytes themselves when a message has
     /// attachments (or `keep_raw`), noted on the message as `okno.raw-sha256`. What cannot
-    /// be kept (too large, quota, not found) is logged and left out: the message is still
-    /// journaled, and a sink that needs the content fails naming it.
-    pub fn keep_inbound(&self, raw: &[u8], messages: &mut [crate::model::Message]) {
+    /// be kept (too large, quota, not found) is logged, returned and left out: the message
+    /// is still journaled, and a sink that needs the content fails naming it.
+    pub fn keep_inbound(&self, raw: &[u8], messages: &mut [crate::model::Message]) -> Vec<NotKept> {
+        self.keep_inbound_from(&[raw], messages)
+    }
+
+    /// As [`Blobs::keep_inbound`] for a poller's batch: the attachments are looked for in
+    /// the answers its HTTP calls got during the poll (the remote system's own bytes: an
+    /// SMEV envelope with base64 `Content` or an MTOM package, a feed of SOG cards). A
+    /// multipart answer (MTOM) is looked at as a MIME entity with its Content-Type.
+    pub fn keep_polled(
+        &self,
+        responses: &[crate::runtime::Fetched],
+        messages: &mut [crate::model::Message],
+    ) -> Vec<NotKept> {
+        let inputs: Vec<std::borrow::Cow<'_, [u8]>> = responses
+            .iter()
+            .map(|r| match r.content_type.as_deref() {
+                Some(ct)
+                    if ct
+                        .trim_start()
+                        .to_ascii_lowercase()
+                        .starts_with("multipart/") =>
+                {
+                    // The body alone starts with its boundary: give it the header it came
+                    // with, so that it is read (and kept as raw) as the MIME entity it is.
+                    let ct: String = ct.chars().filter(|c| !c.is_control()).collect();
+                    let mut entity = format!("Content-Type: {ct}\r\n\r\n").into_bytes();
+                    entity.extend_from_slice(&r.body);
+                    std::borrow::Cow::Owned(entity)
+                }
+                _ => std::borrow::Cow::Borrowed(r.body.as_slice()),
+            })
+            .collect();
+        let inputs: Vec<&[u8]> = inputs.iter().map(|c| c.as_ref()).collect();
+        self.keep_inbound_from(&inputs, messages)
+    }
+
+    /// Keeps the attachments of `messages` found in any of `inputs`, and the raw bytes: with
+    /// one input it is every message's raw inbound; with several (a poll's answers), a
+    /// message's raw inbound is the input its first attachment was found in (which answer
+    /// a message without attachments came from is not known, so its raw is not kept).
+    fn keep_inbound_from(
+        &self,
+        inputs: &[&[u8]],
+        messages: &mut [crate::model::Message],
+    ) -> Vec<NotKept> {
         let keep_raw = self.limits().keep_raw;
+        let mut not_kept = Vec::new();
         let wanted: HashSet<String> = messages
             .iter()
             .flat_map(|m| &m.attachments)
@@ -263,32 +342,64 @@ impl Blobs {
             .filter(|sha| valid_sha(sha) && !self.path(sha).exists())
             .map(str::to_string)
             .collect();
+        let mut found_in: HashMap<String, usize> = HashMap::new();
         if !wanted.is_empty() {
-            let found = extract::find(raw, &wanted, SEARCH_BUDGET);
+            let found = extract::find_in(inputs, &wanted, SEARCH_BUDGET);
             for sha in &wanted {
                 match found.get(sha) {
-                    Some(content) => {
+                    Some((input, content)) => {
+                        found_in.insert(sha.clone(), *input);
                         if let Err(e) = self.put(content) {
                             tracing::warn!(blob = %sha, error = %e, "an attachment is not kept");
+                            not_kept.push(NotKept {
+                                sha256: sha.clone(),
+                                reason: e.to_string(),
+                            });
                         }
                     }
                     None => {
-                        tracing::warn!(blob = %sha, "an attachment's content is not in the raw inbound; not kept")
+                        tracing::warn!(blob = %sha, "an attachment's content is not in the raw inbound; not kept");
+                        not_kept.push(NotKept {
+                            sha256: sha.clone(),
+                            reason: "its content is not in what the source sent (not found by \
+                                     its SHA-256 in the raw bytes, their MIME parts, zip entries \
+                                     or base64 text)"
+                                .into(),
+                        });
                     }
                 }
             }
         }
-        if keep_raw || messages.iter().any(|m| !m.attachments.is_empty()) {
-            match self.put(raw) {
-                Ok(sha) => {
-                    for m in messages.iter_mut() {
-                        m.metadata.retain(|(k, _)| k != RAW_KEY);
-                        m.metadata.push((RAW_KEY.into(), sha.clone()));
+        not_kept.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+        if !(keep_raw || messages.iter().any(|m| !m.attachments.is_empty())) {
+            return not_kept;
+        }
+        let mut kept: HashMap<usize, Option<String>> = HashMap::new();
+        for m in messages.iter_mut() {
+            let input = if inputs.len() == 1 {
+                Some(0)
+            } else {
+                m.attachments
+                    .iter()
+                    .filter_map(|a| a.content_ref.strip_prefix("sha256:"))
+                    .find_map(|sha| found_in.get(sha).copied())
+            };
+            let Some(input) = input else { continue };
+            let sha = kept
+                .entry(input)
+                .or_insert_with(|| match self.put(inputs[input]) {
+                    Ok(sha) => Some(sha),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the raw inbound is not kept");
+                        None
                     }
-                }
-                Err(e) => tracing::warn!(error = %e, "the raw inbound is not kept"),
+                });
+            if let Some(sha) = sha {
+                m.metadata.retain(|(k, _)| k != RAW_KEY);
+                m.metadata.push((RAW_KEY.into(), sha.clone()));
             }
         }
+        not_kept
     }
 
     /// Puts each attachment's content into `message`'s metadata for a sink's connector
@@ -298,6 +409,12 @@ impl Blobs {
         let mut contents = Vec::new();
         for a in &message.attachments {
             let sha = a.content_ref.strip_prefix("sha256:").unwrap_or(&a.sha256);
+            if sha.is_empty() {
+                // A reference to content the hub never held (`smev-fs:<uuid>`: a file left
+                // in SMEV's storage for the adapter to fetch): the connector passes the
+                // reference on, there is no content to hand it.
+                continue;
+            }
             let content = self
                 .get(sha)
                 .map_err(|e| format!("reading attachment {:?}: {e:#}", a.name))?

@@ -10,6 +10,16 @@
 //! jittered backoff. If the hub stops between journal and ack, the remote system hands
 //! the batch out again and the repeated idempotency keys make it a duplicate.
 //!
+//! Attachments: a poller returns messages already decoded, so there are no raw inbound
+//! bytes for the blob store to take their content from, as it does for a pushed input.
+//! The content is in what the remote system answered the plugin's HTTP calls (SMEV's
+//! `GetRequestResponse` with base64 `AttachmentContent` or its MTOM parts, a feed of SOG
+//! cards with `attachments[].content`): the runtime records those answers during `poll`
+//! (at most `hub.blobs.max_blob_bytes` in all), and the round hands them to the blob store
+//! before journaling, which keeps each attachment found there by its SHA-256, and the
+//! answer as the messages' raw inbound. An attachment not found or not kept is named in
+//! the messages' `poll` trace entry; the message is journaled all the same.
+//!
 //! One log line per change of state (polling, failing, recovered), not per poll;
 //! counts in `okno_transport_events_total{transport="poll"}` and
 //! `okno_transport_failing{transport="poll"}`.
@@ -23,6 +33,7 @@ use std::time::{Duration, Instant};
 use crate::observability::for_log;
 use crate::pipeline::{Hub, IngestError};
 use crate::runtime::{CallError, Plugin};
+use crate::store::blobs::NotKept;
 use config::PollConfig;
 
 const TRANSPORT: &str = "poll";
@@ -118,22 +129,40 @@ async fn run_source(hub: Arc<Hub>, name: String) {
 /// One round: poll, journal, ack. Returns whether the remote system has more waiting.
 async fn round(hub: &Hub, name: &str, plugin: &Plugin) -> Result<bool, RoundError> {
     let started = Instant::now();
-    let batch = plugin.poll().await.map_err(|e| {
-        hub.metrics.plugin_error(plugin.name(), e.kind());
-        RoundError::Poll(e)
-    })?;
+    let blobs = hub.store.blobs.clone();
+    let batch = plugin
+        .poll_recording(blobs.max_blob_bytes())
+        .await
+        .map_err(|e| {
+            hub.metrics.plugin_error(plugin.name(), e.kind());
+            RoundError::Poll(e)
+        })?;
     hub.metrics.transport_event(TRANSPORT, name, "poll", 1);
     if !batch.messages.is_empty() {
         let count = batch.messages.len();
+        // Attachments and the raw answers into the blob store (fsynced files: off the
+        // async workers).
+        let (mut messages, responses) = (batch.messages, batch.responses);
+        let (messages, not_kept) = tokio::task::spawn_blocking(move || {
+            let not_kept = blobs.keep_polled(&responses, &mut messages);
+            let lines = NotKept::describe(&not_kept, &messages);
+            (messages, lines)
+        })
+        .await
+        .map_err(|e| {
+            RoundError::Journal(IngestError::Store(anyhow::anyhow!(
+                "keeping attachments: {e}"
+            )))
+        })?;
+        let mut reasons = vec![format!("{count} message(s) polled by source {name:?}")];
+        reasons.extend(not_kept);
         let trace = crate::pipeline::trace(
             "poll",
             started,
             Some((plugin.name(), &plugin.info.sha256)),
-            Ok(vec![format!(
-                "{count} message(s) polled by source {name:?}"
-            )]),
+            Ok(reasons),
         );
-        hub.ingest_decoded(name, batch.messages, trace)
+        hub.ingest_decoded(name, messages, trace)
             .await
             .map_err(RoundError::Journal)?;
         hub.metrics
