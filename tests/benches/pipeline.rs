@@ -7,6 +7,12 @@
 //!
 //! The sink has the hub's default concurrency (16 deliveries at once);
 //! `OKNO_BENCH_SINK_CONCURRENCY=N` sets another.
+//!
+//! `OKNO_BENCH_OVERLOAD=1` runs (d) instead: a load above capacity
+//! (`OKNO_BENCH_OVERLOAD_CLIENTS`, 128 by default, each sending its next message as soon
+//! as the last is answered) for `OKNO_BENCH_OVERLOAD_SECS` (20) seconds; it prints the
+//! deliveries per second during the load, the drain rate once it stops (deliveries per
+//! second until everything accepted is delivered), and their ratio.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -197,6 +203,12 @@ async fn main() {
         .collect();
     assert!(wait_delivered(&arrivals, &warm, Duration::from_secs(60)).await);
 
+    if std::env::var_os("OKNO_BENCH_OVERLOAD").is_some() {
+        overload(&client, &url, &arrivals, hub.0.id()).await;
+        println!("    hub peak RSS: {} MiB", peak_rss_kib(hub.0.id()) / 1024);
+        return;
+    }
+
     // (a) Throughput: as fast as 64 concurrent clients can send; until all are delivered.
     let cpu0 = cpu_seconds(hub.0.id());
     let t0 = Instant::now();
@@ -315,6 +327,118 @@ async fn main() {
 
     // (c) Peak RSS of the hub process.
     println!("(c) hub peak RSS: {} MiB", peak_rss_kib(hub.0.id()) / 1024);
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}")),
+        Err(_) => default,
+    }
+}
+
+/// (d) A load above capacity, then the drain. Clients send unpaced; a 503 is answered by
+/// the same message again after 5 ms, as (a)'s clients do. Deliveries are counted at the
+/// sink every 100 ms.
+async fn overload(client: &reqwest::Client, url: &str, arrivals: &Arrivals, pid: u32) {
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    let clients = env_number("OKNO_BENCH_OVERLOAD_CLIENTS", 128) as usize;
+    let secs = env_number("OKNO_BENCH_OVERLOAD_SECS", 20);
+    let base = arrivals.lock().unwrap().len();
+    let delivered = || arrivals.lock().unwrap().len() - base;
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicUsize::new(3_000_000));
+    let refused = Arc::new(AtomicU64::new(0));
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let cpu0 = cpu_seconds(pid);
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, url) = (client.clone(), url.to_string());
+        let (stop, next, refused, accepted) = (
+            stop.clone(),
+            next.clone(),
+            refused.clone(),
+            accepted.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                loop {
+                    let r = client
+                        .post(&url)
+                        .header("authorization", bearer(&url))
+                        .body(body(i))
+                        .send()
+                        .await
+                        .expect("the hub answers");
+                    if r.status().as_u16() == 503 {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    }
+                    assert_eq!(r.status().as_u16(), 202);
+                    let v: serde_json::Value = r.json().await.unwrap();
+                    let id = v["ids"][0].as_str().unwrap().to_string();
+                    accepted.lock().unwrap().push(id);
+                    break;
+                }
+            }
+        }));
+    }
+    // Deliveries each second of the load, to show whether the pace holds.
+    let mut per_second = Vec::new();
+    let mut last = 0;
+    for _ in 0..secs {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = delivered();
+        per_second.push(now - last);
+        last = now;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let load_secs = t0.elapsed().as_secs_f64();
+    let load_cpu = cpu_seconds(pid) - cpu0;
+    let during = delivered();
+    let ids = accepted.lock().unwrap().clone();
+    let backlog = ids.len() - during.min(ids.len());
+    let t1 = Instant::now();
+    let cpu1 = cpu_seconds(pid);
+    assert!(
+        wait_delivered(arrivals, &ids, Duration::from_secs(900)).await,
+        "not all accepted messages were delivered"
+    );
+    let drain_secs = t1.elapsed().as_secs_f64();
+    let drain_cpu = cpu_seconds(pid) - cpu1;
+    let drained = delivered() - during;
+    let during_rate = during as f64 / load_secs;
+    // The second half of the load: the pace once the backlog's bound (if any) is reached.
+    let half = &per_second[per_second.len() / 2..];
+    let steady_rate = half.iter().sum::<usize>() as f64 / half.len().max(1) as f64;
+    let drain_rate = drained as f64 / drain_secs;
+    println!(
+        "(d) overload: {clients} clients for {load_secs:.1} s: {} accepted ({:.0}/s), {} answered 503, {during} delivered during the load ({during_rate:.0}/s; second half {steady_rate:.0}/s); hub CPU {:.0}%",
+        ids.len(),
+        ids.len() as f64 / load_secs,
+        refused.load(Ordering::Relaxed),
+        load_cpu / load_secs * 100.0
+    );
+    println!("    deliveries each second of the load: {per_second:?}");
+    println!(
+        "    drain: {backlog} left at the load's end, delivered in {drain_secs:.2} s ({drain_rate:.0}/s); hub CPU {:.0}%",
+        drain_cpu / drain_secs.max(1e-9) * 100.0
+    );
+    println!(
+        "    during the load / drain: {:.0}% (second half: {:.0}%)",
+        during_rate / drain_rate * 100.0,
+        steady_rate / drain_rate * 100.0
+    );
 }
 
 /// The hub process, killed when the benchmark ends, however it ends.
