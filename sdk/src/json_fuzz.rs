@@ -6,14 +6,14 @@
 use std::path::Path;
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use serde_json::Value;
+
+use crate::types::{ErrorKind, PluginError};
 
 /// Cases a property runs: `PROPTEST_CASES`, else 256 (a few seconds).
 pub fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
+    crate::fuzz::cases(256)
 }
 
 /// The `.json` files of `dir`, in name order; at least `min` of them.
@@ -44,6 +44,23 @@ pub fn schema(path: &Path) -> jsonschema::Validator {
         .should_validate_formats(true)
         .build(&serde_json::from_slice(&text).unwrap())
         .unwrap()
+}
+
+/// A format's committed documents and its schema, as a fuzz test loads them once.
+pub struct Corpus {
+    pub documents: Vec<Value>,
+    pub schema: jsonschema::Validator,
+}
+
+impl Corpus {
+    /// The `.json` files of `workspace/documents` (at least `min`) and the schema in
+    /// `workspace/schema`.
+    pub fn load(workspace: &Path, documents: &str, min: usize, schema: &str) -> Corpus {
+        Corpus {
+            documents: self::documents(&workspace.join(documents), min),
+            schema: self::schema(&workspace.join(schema)),
+        }
+    }
 }
 
 /// One step of a path into a document.
@@ -158,4 +175,30 @@ pub fn mangled(docs: &[Value], doc: usize, place: usize, mutation: Mutation) -> 
     let path = all[place % all.len()].clone();
     mutate(&mut out, &path, mutation);
     out
+}
+
+/// What a decoder's `result` on the mangled `doc` must be: a refusal whenever `schema`
+/// refuses `doc`; and any refusal of one of `kinds`, its message starting with the JSON
+/// path of what it refuses (`$…`).
+pub fn check_refusal<T>(
+    doc: &Value,
+    schema: &jsonschema::Validator,
+    result: &Result<T, PluginError>,
+    kinds: &[ErrorKind],
+) -> Result<(), TestCaseError> {
+    if !schema.is_valid(doc) {
+        prop_assert!(
+            result.is_err(),
+            "the schema refuses {doc}, the plugin took it"
+        );
+    }
+    if let Err(e) = result {
+        prop_assert!(
+            kinds.contains(&e.kind),
+            "{:?} is not one of {kinds:?}",
+            e.kind
+        );
+        prop_assert!(e.message.starts_with('$'), "no JSON path in {}", e.message);
+    }
+    Ok(())
 }

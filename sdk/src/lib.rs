@@ -108,6 +108,8 @@ pub mod time;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod eval;
+#[cfg(all(feature = "fuzz", not(target_arch = "wasm32")))]
+pub mod fuzz;
 #[cfg(all(feature = "json-fuzz", not(target_arch = "wasm32")))]
 pub mod json_fuzz;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,12 +1,14 @@
 //! The decoder on input nobody should send: random bytes, and the real samples (and the
 //! real packet) cut, flipped and spliced. It may refuse, never panic (a panic inside the
 //! sandbox is a trap for that message; natively, here, it fails the test).
-//! `PROPTEST_CASES=20000 cargo test --release -p okno-plugin-edms --test fuzz` runs longer.
+//! `PROPTEST_CASES=20000 cargo test --release -p okno-plugin-edms --test fuzz` runs longer
+//! (300 cases by default).
 
 mod common;
 
 use common::*;
 use okno_plugin_edms::EdmsConnector;
+use okno_sdk::fuzz::{self, cases};
 use okno_sdk::prelude::*;
 use okno_sdk::testing::MockHost;
 use proptest::prelude::*;
@@ -31,31 +33,15 @@ fn run(bytes: Vec<u8>, zip: bool) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
-    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096), zip in any::<bool>()) {
+    fn random_bytes_never_panic(bytes in fuzz::bytes(4096), zip in any::<bool>()) {
         run(bytes, zip);
     }
 
     #[test]
-    fn mangled_samples_never_panic(
-        which in any::<prop::sample::Index>(),
-        cut in any::<prop::sample::Index>(),
-        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..16),
-        splice in proptest::collection::vec(any::<u8>(), 0..64),
-    ) {
-        let samples = samples();
-        let mut bytes = samples[which.index(samples.len())].clone();
-        for (at, value) in flips {
-            let at = at.index(bytes.len().max(1));
-            if at < bytes.len() {
-                bytes[at] = value;
-            }
-        }
-        let cut = cut.index(bytes.len() + 1);
-        bytes.truncate(cut);
-        bytes.extend_from_slice(&splice);
-        run(bytes, false);
+    fn mangled_samples_never_panic(mangling in fuzz::mangling(16, 64)) {
+        run(mangling.of(&samples()), false);
     }
 }

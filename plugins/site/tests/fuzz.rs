@@ -1,7 +1,9 @@
 //! The form decoder on input nobody should send: random bytes, random JSON objects of
-//! the form's fields, and real forms cut and flipped. It may refuse, never panic.
+//! the form's fields, and real forms cut, flipped and spliced. It may refuse, never panic.
+//! `PROPTEST_CASES` sets the run's length (300 by default).
 
 use okno_plugin_site::SiteConnector;
+use okno_sdk::fuzz::{self, cases};
 use okno_sdk::prelude::*;
 use okno_sdk::testing::MockHost;
 use proptest::prelude::*;
@@ -12,72 +14,61 @@ fn decode(content_type: &str, bytes: Vec<u8>) {
     let _ = MockHost::new().run(|| SiteConnector::decode(input));
 }
 
-const FORM: &str = r#"{"surname":"Петрова","name":"Анна","email":"a@example.ru","text":"Нет воды","consent":true,"attachments":[{"name":"a.pdf","media_type":"application/pdf","content":"JVBERi0xLjQK"}]}"#;
-const URLENCODED: &str =
-    "surname=%D0%9F&name=A&postal_address=x&text=t&consent=on&phone=%2B7+912+345-67-89";
+const JSON: &str = "application/json";
+const URLENCODED: &str = "application/x-www-form-urlencoded";
 
-fn field() -> impl Strategy<Value = String> {
-    prop::sample::select(vec![
-        "surname",
-        "name",
-        "patronymic",
-        "email",
-        "postal_address",
-        "phone",
-        "organisation",
-        "subject",
-        "text",
-        "consent",
-        "attachments",
-        "id",
-    ])
-    .prop_map(String::from)
-}
+/// A real form of each kind the site posts.
+const FORMS: &[(&str, &str)] = &[
+    (
+        JSON,
+        r#"{"surname":"Петрова","name":"Анна","email":"a@example.ru","text":"Нет воды","consent":true,"attachments":[{"name":"a.pdf","media_type":"application/pdf","content":"JVBERi0xLjQK"}]}"#,
+    ),
+    (
+        URLENCODED,
+        "surname=%D0%9F&name=A&postal_address=x&text=t&consent=on&phone=%2B7+912+345-67-89",
+    ),
+];
 
-fn json_value() -> impl Strategy<Value = serde_json::Value> {
-    let leaf = prop_oneof![
-        Just(serde_json::Value::Null),
-        any::<bool>().prop_map(serde_json::Value::from),
-        any::<i64>().prop_map(serde_json::Value::from),
-        ".{0,40}".prop_map(serde_json::Value::from),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
-            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..4)
-                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
+/// The form's fields.
+const FIELDS: &[&str] = &[
+    "surname",
+    "name",
+    "patronymic",
+    "email",
+    "postal_address",
+    "phone",
+    "organisation",
+    "subject",
+    "text",
+    "consent",
+    "attachments",
+    "id",
+];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(300), ..ProptestConfig::default() })]
 
     #[test]
-    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-        decode("application/json", bytes.clone());
-        decode("application/x-www-form-urlencoded", bytes);
+    fn random_bytes_never_panic(bytes in fuzz::bytes(2048)) {
+        decode(JSON, bytes.clone());
+        decode(URLENCODED, bytes);
     }
 
     #[test]
-    fn random_fields_never_panic(fields in prop::collection::btree_map(field(), json_value(), 0..12)) {
-        let object: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
-        decode("application/json", serde_json::Value::Object(object).to_string().into_bytes());
-    }
-
-    #[test]
-    fn mangled_forms_never_panic(
-        which in any::<bool>(),
-        cut in any::<prop::sample::Index>(),
-        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+    fn random_fields_never_panic(
+        fields in prop::collection::btree_map(
+            prop::sample::select(FIELDS).prop_map(String::from),
+            fuzz::json_with_keys(FIELDS),
+            0..12,
+        )
     ) {
-        let (content_type, text) = if which { ("application/json", FORM) } else { ("application/x-www-form-urlencoded", URLENCODED) };
-        let mut bytes = text.as_bytes().to_vec();
-        for (at, value) in flips {
-            let at = at.index(bytes.len());
-            bytes[at] = value;
-        }
-        bytes.truncate(cut.index(bytes.len() + 1));
-        decode(content_type, bytes);
+        let object: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
+        decode(JSON, serde_json::Value::Object(object).to_string().into_bytes());
+    }
+
+    #[test]
+    fn mangled_forms_never_panic(mangling in fuzz::mangling(8, 64)) {
+        let (content_type, form) = mangling.pick(FORMS);
+        decode(content_type, mangling.apply(form.as_bytes()));
     }
 }
