@@ -2,7 +2,8 @@
 //! index, the work queue, the per-sink outbox, dead letters and the plugins' kv.
 //!
 //! Trees:
-//! - `messages`: id → [`Record`] (JSON): the message and everything that happened to it.
+//! - `messages`: id → [`Record`] (JSON compressed with zstd, see [`encoding`]): the
+//!   message and everything that happened to it.
 //! - `idempotency-sha256`: SHA-256 of `source \0 key` → id (see [`keys`]; the
 //!   `idempotency` tree of earlier versions, keyed by `source \0 key` as sent, is moved
 //!   into it when the store opens).
@@ -16,6 +17,7 @@
 
 pub mod blobs;
 mod durability;
+pub mod encoding;
 mod index;
 pub mod keys;
 mod records;
@@ -212,7 +214,7 @@ fn open_index(messages: &sled::Tree, index: sled::Tree) -> anyhow::Result<sled::
     let mut indexed = 0usize;
     for item in messages.iter() {
         let (_, bytes) = item?;
-        let record: Record = from_json(&bytes, "message record")?;
+        let record: Record = encoding::decode(&bytes)?;
         for entry in index::entries(&record) {
             index.insert(entry, &[])?;
         }
@@ -411,7 +413,7 @@ impl Store {
         if let Some(bytes) = self.messages.remove(id.as_bytes())? {
             self.stored
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            let record: Record = from_json(&bytes, "message record")?;
+            let record: Record = encoding::decode(&bytes)?;
             for entry in index::entries(&record) {
                 self.index.remove(entry)?;
             }
@@ -436,7 +438,7 @@ impl Store {
         for entry in &added {
             self.index.insert(entry.as_slice(), &[])?;
         }
-        let bytes = sled::IVec::from(json(new)?);
+        let bytes = sled::IVec::from(encoding::encode(new)?);
         if self
             .messages
             .compare_and_swap(id.as_bytes(), expected, Some(bytes.clone()))?
@@ -455,7 +457,7 @@ impl Store {
             }
             if let Some(current) = self.messages.get(id.as_bytes())? {
                 if current != bytes {
-                    let now = index::entries(&from_json(&current, "message record")?);
+                    let now = index::entries(&encoding::decode(&current)?);
                     for entry in dropped.into_iter().filter(|e| now.contains(e)) {
                         self.index.insert(entry.as_slice(), &[])?;
                     }
@@ -508,7 +510,7 @@ impl Store {
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Record>> {
         self.messages
             .get(id.as_bytes())?
-            .map(|v| from_json(&v, "message record"))
+            .map(|v| encoding::decode(&v))
             .transpose()
     }
 
@@ -518,7 +520,7 @@ impl Store {
             .get(id.as_bytes())?
             .map(|bytes| {
                 Ok(ReadRecord {
-                    record: from_json(&bytes, "message record")?,
+                    record: encoding::decode(&bytes)?,
                     bytes,
                 })
             })
@@ -569,7 +571,7 @@ impl Store {
             let Some(current) = self.messages.get(id.as_bytes())? else {
                 return Ok(None);
             };
-            let mut record: Record = from_json(&current, "message record")?;
+            let mut record: Record = encoding::decode(&current)?;
             let old = index::entries(&record);
             if !change(&mut record) {
                 return Ok(None);
@@ -915,7 +917,7 @@ impl Store {
             )),
             None => self.messages.iter(),
         };
-        iter.values().map(|v| from_json(&v?, "message record"))
+        iter.values().map(|v| encoding::decode(&v?))
     }
 
     pub fn message_count(&self) -> usize {
@@ -941,7 +943,7 @@ impl Store {
         let mut removed = 0;
         for item in self.messages.iter() {
             let (id, bytes) = item?;
-            let record: Record = from_json(&bytes, "message record")?;
+            let record: Record = encoding::decode(&bytes)?;
             if record.message.received_at >= cutoff {
                 break; // ids are in arrival order
             }
@@ -1519,6 +1521,51 @@ mod tests {
             .unwrap();
         assert!(again[0].duplicate);
         assert_eq!(again[0].id, id);
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_record_an_earlier_version_wrote_as_json_is_read_listed_and_kept_compressed_once_changed() {
+        let (store, dir) = temp_store("json-record");
+        let mut m = message("k1");
+        m.id = store.new_id(1_000).unwrap();
+        m.source = "mail".into();
+        m.received_at = 1_000;
+        let id = m.id.clone();
+        let record = Record::accepted(m);
+        // As versions before the compressed records wrote it, with its index entries.
+        let json_bytes = json(&record).unwrap();
+        store
+            .messages
+            .insert(id.as_bytes(), json_bytes.clone())
+            .unwrap();
+        for entry in index::entries(&record) {
+            store.index.insert(entry, &[]).unwrap();
+        }
+        assert_eq!(store.get(&id).unwrap().unwrap().message.body, "текст");
+        let listed: Vec<String> = store
+            .list(
+                ListFilter {
+                    state: Some(State::Accepted),
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap()
+            .map(|r| r.unwrap().message.id)
+            .collect();
+        assert_eq!(listed, [id.clone()]);
+
+        store.update(&id, |r| r.state = State::Delivered).unwrap();
+        let stored = store.messages.get(id.as_bytes()).unwrap().unwrap();
+        assert_eq!(stored[0], encoding::ZSTD_DICT_1);
+        assert!(stored.len() < json_bytes.len());
+        let read = store.get(&id).unwrap().unwrap();
+        assert_eq!(read.state, State::Delivered);
+        assert_eq!(read.message.body, "текст");
+        assert_eq!(store.compact(2_000).unwrap(), 1);
+        assert!(store.get(&id).unwrap().is_none());
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
