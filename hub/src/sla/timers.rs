@@ -1,5 +1,8 @@
-//! Durable timers: the store's `sla_timers` tree, keyed `due (8 bytes BE) · id \0 kind`,
-//! so the next one due is the first key. One task sleeps until then (or until an earlier
+//! Durable timers: the store's `sla_timers` tree, keyed `due (8 bytes BE) · id \0 kind`
+//! (`\0 before` for a reminder), so the next one due is the first key. The value is the
+//! watched deadline alone (8 bytes BE): the rest of the timer is its key, and every
+//! pending appeal keeps a few timers, so each byte counts many times. A value an earlier
+//! version wrote (the whole timer as JSON) is read as before. One task sleeps until then (or until an earlier
 //! timer is scheduled): idle, the engine costs one sleeping task, not a periodic scan.
 //!
 //! A timer is removed only after what it fired is on disk, so a timer due while the hub
@@ -67,6 +70,53 @@ impl Timer {
     }
 }
 
+impl TimerKind {
+    fn parse(name: &[u8]) -> Option<TimerKind> {
+        [
+            TimerKind::Reminder,
+            TimerKind::RegistrationMissed,
+            TimerKind::AnswerMissed,
+            TimerKind::ReportReviewMissed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str().as_bytes() == name)
+    }
+}
+
+/// The value kept for `timer`: its deadline (see the module's notes).
+fn value_of(timer: &Timer) -> [u8; 8] {
+    (timer.deadline.max(0) as u64).to_be_bytes()
+}
+
+/// The timer kept as `key` and `value`, in this version's form or an earlier one's (JSON).
+fn read_timer(key: &[u8], value: &[u8]) -> anyhow::Result<Timer> {
+    if value.first() == Some(&b'{') {
+        return Ok(serde_json::from_slice(value)?);
+    }
+    let deadline: [u8; 8] = value
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a timer's value of {} bytes, not 8", value.len()))?;
+    let rest = key
+        .get(8..)
+        .ok_or_else(|| anyhow::anyhow!("a timer's key of {} bytes", key.len()))?;
+    let mut parts = rest.split(|b| *b == 0);
+    let appeal = parts.next().unwrap_or_default();
+    let kind = parts.next().unwrap_or_default();
+    let before = parts.next();
+    Ok(Timer {
+        due: due_of(key),
+        appeal: String::from_utf8(appeal.to_vec())?,
+        kind: TimerKind::parse(kind).ok_or_else(|| {
+            anyhow::anyhow!(
+                "a timer of unknown kind {:?}",
+                String::from_utf8_lossy(kind)
+            )
+        })?,
+        deadline: u64::from_be_bytes(deadline) as i64,
+        before: before.map(|b| String::from_utf8(b.to_vec())).transpose()?,
+    })
+}
+
 fn due_of(key: &[u8]) -> Timestamp {
     key.get(..8)
         .and_then(|b| b.try_into().ok())
@@ -96,7 +146,7 @@ impl Timers {
     }
 
     pub fn schedule(&self, timer: &Timer) -> anyhow::Result<()> {
-        self.tree.insert(timer.key(), serde_json::to_vec(timer)?)?;
+        self.tree.insert(timer.key(), &value_of(timer))?;
         // Wake the task only when this timer is due before it means to wake.
         if timer.due < self.sleeping_until.load(Ordering::Acquire) {
             self.wake.notify_one();
@@ -110,7 +160,7 @@ impl Timers {
         let mut batch = sled::Batch::default();
         let mut earliest = i64::MAX;
         for timer in timers {
-            batch.insert(timer.key(), serde_json::to_vec(timer)?);
+            batch.insert(timer.key(), &value_of(timer));
             earliest = earliest.min(timer.due);
         }
         self.tree.apply_batch(batch)?;
@@ -141,7 +191,7 @@ impl Timers {
             if due_of(&key) > now {
                 break;
             }
-            match serde_json::from_slice(&value) {
+            match read_timer(&key, &value) {
                 Ok(timer) => out.push(timer),
                 Err(e) => {
                     // Unreadable (a store from an incompatible version): dropped with a
@@ -258,6 +308,41 @@ mod tests {
             deadline: due,
             before: None,
         }
+    }
+
+    #[test]
+    fn a_timer_is_kept_as_its_key_and_deadline_and_one_an_earlier_version_wrote_reads_too() {
+        let (timers, _dir) = timers("compact");
+        let reminder = Timer {
+            due: 5_000,
+            appeal: "01a22bc6568e00000000".into(),
+            kind: TimerKind::Reminder,
+            deadline: 9_000,
+            before: Some("3d".into()),
+        };
+        let missed = timer("01a22bc6568e00000001", 6_000);
+        timers.schedule(&reminder).unwrap();
+        timers
+            .schedule_batch(std::slice::from_ref(&missed))
+            .unwrap();
+        assert_eq!(timers.tree.get(reminder.key()).unwrap().unwrap().len(), 8);
+        // As an earlier version wrote it: the whole timer as JSON.
+        let old = Timer {
+            kind: TimerKind::ReportReviewMissed,
+            ..timer("01a22bc6568e00000002", 7_000)
+        };
+        timers
+            .tree
+            .insert(old.key(), serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        assert_eq!(timers.due(10_000, 10).unwrap(), [reminder, missed, old]);
+        // A value that is neither is dropped, not retried for ever.
+        timers
+            .tree
+            .insert(timer("x", 8_000).key(), &[1, 2, 3])
+            .unwrap();
+        assert_eq!(timers.due(10_000, 10).unwrap().len(), 3);
+        assert_eq!(timers.len(), 3);
     }
 
     /// 10,000 timers pending an hour from now: the task sleeps, woken by nothing.
