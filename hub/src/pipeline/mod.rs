@@ -3,16 +3,18 @@
 
 mod active;
 mod deliver;
+mod ingest_pool;
 pub mod metrics;
 mod process;
 mod registration;
 mod replay;
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc::{self, OwnedPermit};
+use tokio::sync::Notify;
 
 pub use active::Active;
 pub use replay::ReplayError;
@@ -51,6 +53,10 @@ pub struct Hub {
     config_path: PathBuf,
     overrides: Overrides,
     queue: mpsc::Sender<String>,
+    /// Where ingests decode and journal (see `ingest_pool`).
+    ingest_pool: ingest_pool::IngestPool,
+    /// The hub itself, for the work it hands the ingest threads.
+    me: Weak<Hub>,
     pub(crate) delivery_wake: Notify,
     queue_capacity: usize,
     /// Appeals' states and deadline timers (the SLA engine).
@@ -109,7 +115,9 @@ impl Hub {
         let queue_capacity = active.config.hub.queue_capacity;
         let workers = active.config.hub.workers.max(1);
         let (queue, receiver) = mpsc::channel(queue_capacity);
-        let hub = Arc::new(Hub {
+        let ingest_pool = ingest_pool::IngestPool::start()?;
+        let sla = crate::sla::Sla::open(&store)?;
+        let hub = Arc::new_cyclic(|me| Hub {
             store: store.clone(),
             tokens: crate::auth::TokenStore::open(&data_dir),
             audit: crate::audit::AuditLog::open(&data_dir),
@@ -119,9 +127,11 @@ impl Hub {
             config_path,
             overrides,
             queue,
+            ingest_pool,
+            me: me.clone(),
             delivery_wake: Notify::new(),
             queue_capacity,
-            sla: crate::sla::Sla::open(&store)?,
+            sla,
         });
         tokio::spawn(store.durability.clone().run());
         let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
@@ -277,12 +287,38 @@ impl Hub {
         inbound: Inbound,
         fallback_key: Option<&str>,
     ) -> Result<Vec<Accepted>, IngestError> {
-        let active = self.active();
-        let Some(connector) = active.source_connector(source) else {
+        let Some(connector) = self.active().source_connector(source).cloned() else {
             self.metrics.rejected("unknown-source");
             return Err(IngestError::UnknownSource(source.into()));
         };
-        self.admit()?;
+        // Refused here, at once, when there is no room; otherwise decoded and journaled
+        // on the ingest threads, after the pipeline's work.
+        let first = self.admit()?;
+        let hub = self.me()?;
+        let (source, fallback_key) = (source.to_string(), fallback_key.map(String::from));
+        self.ingest_pool
+            .run(async move {
+                hub.decode_and_journal(&source, &connector, inbound, fallback_key, first)
+                    .await
+            })
+            .await
+            .map_err(IngestError::Store)?
+    }
+
+    fn me(&self) -> Result<Arc<Hub>, IngestError> {
+        self.me
+            .upgrade()
+            .ok_or_else(|| IngestError::Store(anyhow::anyhow!("the hub has stopped")))
+    }
+
+    async fn decode_and_journal(
+        &self,
+        source: &str,
+        connector: &crate::runtime::Plugin,
+        inbound: Inbound,
+        fallback_key: Option<String>,
+        first: OwnedPermit<String>,
+    ) -> Result<Vec<Accepted>, IngestError> {
         let started = Instant::now();
         // Kept for the blob store: attachments are taken from it once decode names them.
         let raw = inbound.bytes.clone();
@@ -321,7 +357,9 @@ impl Hub {
                 messages.len()
             )]),
         );
-        self.journal(source, messages, decode_trace, started).await
+        let places = self.places(first, messages.len())?;
+        self.journal(source, messages, decode_trace, started, places)
+            .await
     }
 
     /// Journals messages a source's connector produced itself (a poller's batch), as
@@ -336,17 +374,29 @@ impl Hub {
             self.metrics.rejected("unknown-source");
             return Err(IngestError::UnknownSource(source.into()));
         }
-        self.admit()?;
-        self.journal(source, messages, trace, Instant::now()).await
+        let first = self.admit()?;
+        let places = self.places(first, messages.len())?;
+        let hub = self.me()?;
+        let source = source.to_string();
+        self.ingest_pool
+            .run(async move {
+                hub.journal(&source, messages, trace, Instant::now(), places)
+                    .await
+            })
+            .await
+            .map_err(IngestError::Store)?
     }
 
     /// Refuses an ingest before anything is stored while the queue is full or the
-    /// disk fails.
-    fn admit(&self) -> Result<(), IngestError> {
-        if self.queue.capacity() == 0 {
+    /// disk fails. Otherwise holds a place in the queue for its first message: the
+    /// place is taken now, not after the decode, so that however many ingests arrive at
+    /// once no more are accepted than the queue holds, and none waits for room after
+    /// its message is stored.
+    fn admit(&self) -> Result<OwnedPermit<String>, IngestError> {
+        let Ok(place) = self.queue.clone().try_reserve_owned() else {
             self.metrics.rejected("busy");
             return Err(IngestError::Busy(self.queue_capacity));
-        }
+        };
         if let Some(unavailable) = self.store.durability.unavailable() {
             self.metrics.rejected(if unavailable.full {
                 "storage-full"
@@ -355,16 +405,47 @@ impl Hub {
             });
             return Err(IngestError::StorageUnavailable(unavailable));
         }
-        Ok(())
+        Ok(place)
     }
 
-    /// Stores decoded messages, waits until they are on disk, and queues the new ones.
+    /// The places in the queue for `count` decoded messages: the one `admit` held, and
+    /// more for an input that decoded into several. Refused, with nothing stored, when
+    /// the queue lacks room for all of them.
+    fn places(
+        &self,
+        first: OwnedPermit<String>,
+        count: usize,
+    ) -> Result<Vec<OwnedPermit<String>>, IngestError> {
+        let mut places = Vec::with_capacity(count);
+        if count == 0 {
+            return Ok(places);
+        }
+        places.push(first);
+        while places.len() < count {
+            match self.queue.clone().try_reserve_owned() {
+                Ok(place) => places.push(place),
+                // A batch larger than the whole queue never finds room for all of it at
+                // once: its messages past those placed wait for room as they are queued.
+                Err(_) if count > self.queue_capacity => break,
+                // The places taken are given back as they are dropped.
+                Err(_) => {
+                    self.metrics.rejected("busy");
+                    return Err(IngestError::Busy(self.queue_capacity));
+                }
+            }
+        }
+        Ok(places)
+    }
+
+    /// Stores decoded messages, waits until they are on disk, and queues the new ones in
+    /// the places held for them (one per message).
     async fn journal(
         &self,
         source: &str,
         messages: Vec<Message>,
         first_trace: TraceEntry,
         started: Instant,
+        places: Vec<OwnedPermit<String>>,
     ) -> Result<Vec<Accepted>, IngestError> {
         let durability = &self.store.durability;
         let now = crate::sla::now_millis();
@@ -399,7 +480,10 @@ impl Hub {
         // How long "durable before acknowledged" costs: the group commit's share of ingest.
         self.metrics.stage("flush", flush_started.elapsed());
         self.metrics.stage("ingest", started.elapsed());
+        // A duplicate's place is given back when it is dropped.
+        let mut places = places.into_iter();
         for a in &accepted {
+            let place = places.next();
             if a.duplicate {
                 self.metrics.duplicates.inc();
                 continue;
@@ -407,7 +491,14 @@ impl Hub {
             self.metrics.ingested.inc();
             tracing::info!(message_id = %a.id, source, "accepted");
             // Journaled already: if the hub stops before this send, start-up requeues it.
-            let _ = self.queue.send(a.id.clone()).await;
+            match place {
+                Some(place) => {
+                    place.send(a.id.clone());
+                }
+                None => {
+                    let _ = self.queue.send(a.id.clone()).await;
+                }
+            }
         }
         Ok(accepted)
     }
