@@ -312,3 +312,292 @@ async fn a_licence_application_is_journaled_and_its_status_goes_back_through_sme
 fn okno_plugin_epgu_get_request() -> String {
     "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><tns:GetRequestRequest xmlns:tns=\"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.3\" xmlns:basic=\"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.3\"><basic:MessageTypeSelector Id=\"SIGNED_BY_CALLER\"><basic:Timestamp>2026-11-27T07:16:00.000Z</basic:Timestamp></basic:MessageTypeSelector></tns:GetRequestRequest></soap:Body></soap:Envelope>".into()
 }
+
+/// The base64 text of each `<Content>` of an envelope, decoded: the files as SMEV sent
+/// them, read here independently of the plugin and the hub.
+fn contents_in(envelope: &str) -> Vec<Vec<u8>> {
+    envelope
+        .split("<Content>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</Content>").next())
+        .filter(|text| !text.starts_with('<'))
+        .map(|text| {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text.trim())
+                .expect("the sample's content is base64")
+        })
+        .collect()
+}
+
+/// A copy of the licence application under another MessageID.
+fn licence_as(id: &str, bytes: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(bytes)
+        .replace(LICENCE_ID, id)
+        .into_bytes()
+}
+
+/// A hub polling the simulator for applications, and writing each into the EDMS's inbox
+/// as a МЭДО packet with its files (`attachments = true`); blobs up to 16 KiB.
+fn write_polling_config(
+    dir: &Path,
+    listen: &str,
+    sim: &smev::SmevHandle,
+    edms_inbox: &Path,
+) -> std::path::PathBuf {
+    let mut text = format!(
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n[hub.blobs]\nmax_blob_bytes = 16384\n\n",
+        dir.join("data").display()
+    );
+    let mut add = |name: &str, kind: &str, settings: &str| {
+        let path = plugin(name);
+        text.push_str(&format!(
+            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n\n",
+            path.display(),
+            sha256_of(&path)
+        ));
+    };
+    add(
+        "epgu",
+        "poller",
+        &format!(
+            "http_allow = [\"{}\"]\nhttp_allow_addresses = [\"127.0.0.1\"]\n[plugins.settings]\nadapter-url = \"{}\"\nmnemonic = \"MINPROM01\"",
+            sim.addr,
+            sim.url()
+        ),
+    );
+    add(
+        "edms",
+        "connector",
+        "[plugins.settings]\norganization = \"Министерство промышленности и науки\"\nsource-uid = \"0f2b6a1e-5c1d-4b8e-9a3f-1c2d3e4f5a6b\"\naddressee = \"Министерство промышленности и науки (СЭД)\"\nmedo-address = \"MINPROM~MEDOGU\"",
+    );
+    add("priority", "policy", "");
+    text.push_str("[[sources]]\nname = \"epgu\"\ntransport = \"poll\"\nconnector = \"epgu\"\n[sources.poll]\ninterval_ms = 100\nbackoff_ms = 100\nmax_backoff_ms = 400\n\n");
+    text.push_str("[pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n");
+    text.push_str(&format!(
+        "[[sinks]]\nname = \"edms\"\ntransport = \"dir\"\nconnector = \"edms\"\nattachments = true\nmax_attempts = 2\nbackoff_ms = 50\n[sinks.dir]\npath = \"{}\"\n\n[[routes]]\nname = \"applications-to-edms\"\nmatch = {{ channel = [\"epgu\"] }}\nsinks = [\"edms\"]\n",
+        edms_inbox.display()
+    ));
+    let path = dir.join("okno.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn record_by_key(hub: &okno_hub::pipeline::Hub, key: &str) -> Option<okno_hub::store::Record> {
+    hub.store
+        .scan_messages(None)
+        .filter_map(Result::ok)
+        .find(|r| r.message.idempotency_key.as_deref() == Some(key))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    okno_hub::store::blobs::sha256_hex(bytes)
+}
+
+/// The files of the МЭДО packets the EDMS processed, by name in the packet.
+fn files_in_processed(inbox: &Path) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read as _;
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(inbox.join("processed")) else {
+        return files;
+    };
+    for entry in entries {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip packet");
+        for i in 0..archive.len() {
+            let mut file = archive.by_index(i).unwrap();
+            let mut content = Vec::new();
+            file.read_to_end(&mut content).unwrap();
+            let name = file.name().map(|n| n.into_owned()).unwrap_or_default();
+            files.push((name, content));
+        }
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polled_attachments_reach_the_edms_packet_and_hostile_ones_do_not_stop_the_poll() {
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, outbox) = (dir.path().join("edms-in"), dir.path().join("edms-out"));
+    let edms = okno_simulators::edms::start(
+        inbox.clone(),
+        outbox,
+        okno_simulators::edms::EdmsOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    // Refused by the plugin before anything is kept (an attachment claiming 50 GB, a
+    // Content that is not base64): SMEV is told (Ack accepted="false"), the hub polls on.
+    let claim = sim
+        .enqueue_file(&workspace().join("tests/data/smev/hostile_attachment_50gb.xml"))
+        .unwrap();
+    let licence = std::fs::read(workspace().join(LICENCE)).unwrap();
+    let bad_id = "1c16b6d2-0b1a-11ef-9876-0242ac1200b1";
+    let bad = String::from_utf8_lossy(&licence_as(bad_id, &licence)).replace(
+        "<Content>JVBERi0xLjQKJSBsZWFzZSBh",
+        "<Content>!!not base64!!JVBERi0xLjQKJSBsZWFzZSBh",
+    );
+    sim.enqueue(bad.into_bytes(), "text/xml; charset=utf-8")
+        .unwrap();
+    // The application with its two files in base64, and the same as MTOM (one file a
+    // binary part) under another MessageID.
+    sim.enqueue(licence.clone(), "text/xml; charset=utf-8")
+        .unwrap();
+    let mtom_id = "1c16b6d2-0b1a-11ef-9876-0242ac1200a2";
+    let mtom_path = workspace().join("tests/data/smev/own_scrap_licence_request_1.3.mtom");
+    let mtom = licence_as(mtom_id, &std::fs::read(&mtom_path).unwrap());
+    let mtom_type = "multipart/related; type=\"application/xop+xml\"; boundary=\"uuid:6b62cda3-2b0c-4a4f-9b1e-0a4b4c1e2f00\"; start=\"<root.message@cxf.apache.org>\"";
+    sim.enqueue(mtom.clone(), mtom_type).unwrap();
+    // Over the hub's max_blob_bytes (16 KiB): journaled without that file.
+    let big_id = "1c16b6d2-0b1a-11ef-9876-0242ac1200c3";
+    let big_file: Vec<u8> = (0..17_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let big = String::from_utf8_lossy(&licence_as(big_id, &licence)).replace(
+        "JVBERi0xLjQKJSBsZWFzZSBhZ3JlZW1lbnQgMTcvMjQgKHNhbXBsZSkKJSVFT0YK",
+        &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &big_file),
+    );
+    sim.enqueue(big.into_bytes(), "text/xml; charset=utf-8")
+        .unwrap();
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = write_polling_config(dir.path(), &listen, &sim, &inbox);
+    let (hub, _addr) = serve::start(config, Default::default())
+        .await
+        .expect("the hub starts");
+
+    eventually("every request acknowledged or refused", LIMIT, || {
+        sim.acks().len() == 5
+    })
+    .await;
+    let acks = sim.acks();
+    for (id, accepted) in [
+        (claim.as_str(), false),
+        (bad_id, false),
+        (LICENCE_ID, true),
+        (mtom_id, true),
+        (big_id, true),
+    ] {
+        assert!(acks.contains(&(id.to_string(), accepted)), "{id}: {acks:?}");
+    }
+    assert!(record_by_key(&hub, &claim).is_none());
+    assert!(record_by_key(&hub, bad_id).is_none());
+
+    // Kept: both files of the base64 application, and the envelope as the raw inbound.
+    let files = contents_in(&String::from_utf8_lossy(&licence));
+    assert_eq!(files.len(), 2);
+    let record = record_by_key(&hub, LICENCE_ID).expect("the application is journaled");
+    let names: Vec<&str> = record
+        .message
+        .attachments
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, ["scheme.pdf", "lease.pdf"]);
+    for (attachment, file) in record.message.attachments.iter().zip(&files) {
+        assert_eq!(attachment.sha256, sha256_hex(file));
+        let kept = hub.store.blobs.get(&attachment.sha256).unwrap();
+        assert_eq!(
+            kept.as_deref(),
+            Some(file.as_slice()),
+            "{}",
+            attachment.name
+        );
+    }
+    let raw = record
+        .message
+        .metadata_value("okno.raw-sha256")
+        .expect("the raw envelope is kept");
+    let raw = hub.store.blobs.get(raw).unwrap().expect("raw in the store");
+    assert!(String::from_utf8_lossy(&raw).contains(LICENCE_ID));
+
+    // The MTOM one: its binary part kept too.
+    let record = record_by_key(&hub, mtom_id).expect("the MTOM application is journaled");
+    let scheme = &record.message.attachments[0];
+    let entity = [
+        format!("Content-Type: {mtom_type}\r\n\r\n").as_bytes(),
+        &mtom,
+    ]
+    .concat();
+    let part = mail_parser::MessageParser::default()
+        .parse(&entity)
+        .unwrap();
+    let binary = part
+        .parts
+        .iter()
+        .find(|p| {
+            mail_parser::MimeHeaders::content_id(*p).is_some_and(|c| c.starts_with("scheme-7f3a"))
+        })
+        .expect("the sample's binary part")
+        .contents()
+        .to_vec();
+    assert_eq!(scheme.sha256, sha256_hex(&binary));
+    assert_eq!(
+        hub.store.blobs.get(&scheme.sha256).unwrap().as_deref(),
+        Some(binary.as_slice())
+    );
+
+    // Onward: the packets the EDMS registered hold the files byte for byte.
+    eventually("the EDMS registers two applications", LIMIT, || {
+        edms.registered().len() == 2
+    })
+    .await;
+    assert_eq!(edms.errors(), Vec::<String>::new());
+    for doc in edms.registered() {
+        assert!(doc.reg_number.is_some(), "{doc:?}");
+        assert!(
+            doc.files.iter().any(|f| f == "scheme.pdf")
+                && doc.files.iter().any(|f| f == "lease.pdf"),
+            "{doc:?}"
+        );
+    }
+    let packets = files_in_processed(&inbox);
+    for (name, expected) in [
+        ("scheme.pdf", &binary),
+        ("scheme.pdf", &files[0]),
+        ("lease.pdf", &files[1]),
+    ] {
+        assert!(
+            packets
+                .iter()
+                .any(|(n, content)| n == name && sha256_hex(content) == sha256_hex(expected)),
+            "{name} with sha256 {} in a packet",
+            sha256_hex(expected)
+        );
+    }
+
+    // The file over the limit: the application is journaled, its trace says which file
+    // was not kept and why, and the EDMS delivery fails for good naming it.
+    let record = record_by_key(&hub, big_id).expect("journaled without the big file");
+    let lease = &record.message.attachments[1];
+    assert_eq!(lease.sha256, sha256_hex(&big_file));
+    assert_eq!(hub.store.blobs.get(&lease.sha256).unwrap(), None);
+    let poll = record
+        .trace
+        .iter()
+        .find(|t| t.stage == "poll")
+        .expect("a poll entry");
+    assert!(
+        poll.reasons.iter().any(|r| r.contains("\"lease.pdf\"")
+            && r.contains("not kept")
+            && r.contains("17000 bytes is over the limit")),
+        "{:?}",
+        poll.reasons
+    );
+    let id = record.message.id.clone();
+    eventually("the delivery of the big one dead-lettered", LIMIT, || {
+        hub.store.get(&id).unwrap().is_some_and(|r| {
+            r.deliveries
+                .get("edms")
+                .is_some_and(|d| d.state == okno_hub::store::DeliveryState::Dead)
+        })
+    })
+    .await;
+    let record = hub.store.get(&id).unwrap().unwrap();
+    let error = record.deliveries["edms"]
+        .last_error
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        error.contains("lease.pdf") && error.contains("not in the blob store"),
+        "{error}"
+    );
+}

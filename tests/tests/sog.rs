@@ -249,6 +249,9 @@ async fn cards_go_through_the_hub_into_sog_and_back() {
     card["uid"] = "sog-e2e-2".into();
     card.as_object_mut().unwrap().remove("executor");
     card["status"] = "registered".into();
+    // With the scan of the letter, its content on the card: kept by the hub.
+    let scan = b"%PDF-1.4\n% the applicant's letter, scanned\n%%EOF\n".to_vec();
+    card["attachments"] = attached_file("letter.pdf", &scan, None);
     sim.register(card).await.unwrap();
     eventually("the hub's update reaches the card in SOG", LIMIT, || {
         sim.cards()
@@ -281,6 +284,12 @@ async fn cards_go_through_the_hub_into_sog_and_back() {
     assert_eq!(updated.card["status_name"], "На исполнении");
     assert!(updated.card["deadline"].is_string(), "{}", updated.card);
     assert_eq!(updated.card["revision"], 2);
+    let sha = okno_hub::store::blobs::sha256_hex(&scan);
+    assert_eq!(
+        hub.store.blobs.get(&sha).unwrap().as_deref(),
+        Some(scan.as_slice()),
+        "the card's file is in the blob store"
+    );
     // Every push of SOG was taken.
     assert!(
         sim.pushes().iter().all(|s| *s == 202 || *s == 200),
@@ -335,6 +344,13 @@ async fn polling_sog_across_a_kill_loses_nothing_and_ingests_nothing_twice() {
             serde_json::from_slice(&sample("tests/data/sog/card-registered-licensing.json"))
                 .unwrap();
         card["uid"] = format!("sog-poll-{n}").into();
+        // The first card with a file; the second with a file whose content is not what
+        // its digest says (journaled without it).
+        match n {
+            1 => card["attachments"] = attached_file("scan-1.pdf", POLLED_FILE, None),
+            2 => card["attachments"] = attached_file("scan-2.pdf", b"declared", Some(b"other")),
+            _ => {}
+        }
         sim.register(card).await.unwrap();
     }
     let gate = FeedGate::start(
@@ -397,6 +413,31 @@ async fn polling_sog_across_a_kill_loses_nothing_and_ingests_nothing_twice() {
         .filter(|m| m["source"] == "sog")
         .collect();
     assert_eq!(from_sog.len(), 3, "each card once: {from_sog:?}");
+    // The polled card's file is in the blob store; the one that lied about its digest
+    // is not, and the card's trace says so.
+    let blob = |content: &[u8]| {
+        let sha = okno_hub::store::blobs::sha256_hex(content);
+        data.join("blobs").join(&sha[..2]).join(&sha[2..])
+    };
+    assert_eq!(
+        std::fs::read(blob(POLLED_FILE)).ok().as_deref(),
+        Some(POLLED_FILE)
+    );
+    assert!(!blob(b"declared").exists() && !blob(b"other").exists());
+    let mut second = None;
+    for m in &from_sog {
+        let url = format!("http://{listen}/v1/messages/{}", m["id"].as_str().unwrap());
+        let (status, record) = get_json(&url).await;
+        assert_eq!(status, 200, "{record}");
+        if record["message"]["idempotency_key"] == "sog:sog-poll-2#1" {
+            second = Some(record);
+        }
+    }
+    let trace = second.expect("the second card")["trace"].to_string();
+    assert!(
+        trace.contains("scan-2.pdf") && trace.contains("not kept"),
+        "{trace}"
+    );
     // The feed is empty once acknowledged: nothing comes again.
     let feed: Value = reqwest::get(format!("{}?after=0", gate.remote))
         .await
@@ -405,4 +446,20 @@ async fn polling_sog_across_a_kill_loses_nothing_and_ingests_nothing_twice() {
         .await
         .unwrap();
     assert_eq!(feed["items"].as_array().map(Vec::len), Some(0), "{feed}");
+}
+
+/// The content of the file on the first polled card.
+const POLLED_FILE: &[u8] = b"%PDF-1.4\n% polled with its card\n%%EOF\n";
+
+/// A card's `attachments` with one file: its digest from `content`, the content sent
+/// `sent` when given (a card that lies), else `content`.
+fn attached_file(name: &str, content: &[u8], sent: Option<&[u8]>) -> Value {
+    use base64::Engine as _;
+    serde_json::json!([{
+        "name": name,
+        "media_type": "application/pdf",
+        "size": content.len(),
+        "sha256": okno_hub::store::blobs::sha256_hex(content),
+        "content": base64::engine::general_purpose::STANDARD.encode(sent.unwrap_or(content)),
+    }])
 }

@@ -278,9 +278,11 @@ impl NotKept {
 }
 
 impl Blobs {
-    /// The largest blob kept (`hub.blobs.max_blob_bytes`).
-    pub fn max_blob_bytes(&self) -> u64 {
-        self.limits().max_blob_bytes
+    /// How much of a poll's answers is kept to look for attachments in: twice
+    /// `hub.blobs.max_blob_bytes`, as an answer holding a file at the limit carries it as
+    /// base64 (a third larger) inside its envelope.
+    pub fn poll_record_bytes(&self) -> u64 {
+        self.limits().max_blob_bytes.saturating_mul(2)
     }
 
     /// Keeps what a decode named: each attachment with a `sha256:` reference, found in the

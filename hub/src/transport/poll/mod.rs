@@ -15,7 +15,7 @@
 //! The content is in what the remote system answered the plugin's HTTP calls (SMEV's
 //! `GetRequestResponse` with base64 `AttachmentContent` or its MTOM parts, a feed of SOG
 //! cards with `attachments[].content`): the runtime records those answers during `poll`
-//! (at most `hub.blobs.max_blob_bytes` in all), and the round hands them to the blob store
+//! (at most twice `hub.blobs.max_blob_bytes` in all), and the round hands them to the blob store
 //! before journaling, which keeps each attachment found there by its SHA-256, and the
 //! answer as the messages' raw inbound. An attachment not found or not kept is named in
 //! the messages' `poll` trace entry; the message is journaled all the same.
@@ -131,7 +131,7 @@ async fn round(hub: &Hub, name: &str, plugin: &Plugin) -> Result<bool, RoundErro
     let started = Instant::now();
     let blobs = hub.store.blobs.clone();
     let batch = plugin
-        .poll_recording(blobs.max_blob_bytes())
+        .poll_recording(blobs.poll_record_bytes())
         .await
         .map_err(|e| {
             hub.metrics.plugin_error(plugin.name(), e.kind());
