@@ -16,7 +16,10 @@ use axum::Router;
 pub use okno_hub;
 use okno_hub::auth::{Role, TokenStore};
 
+pub mod connector_hub;
 pub mod feed_gate;
+pub mod hub_config;
+pub mod simulators;
 pub mod tls;
 
 pub fn workspace() -> PathBuf {
@@ -102,6 +105,19 @@ pub fn sha256_of(path: &Path) -> String {
 
 pub fn sample(relative: &str) -> Vec<u8> {
     std::fs::read(workspace().join(relative)).unwrap_or_else(|e| panic!("reading {relative}: {e}"))
+}
+
+/// The names in `dir`, sorted; none when it does not exist.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// A free port on loopback (bound and released: good enough for a test).
@@ -200,11 +216,11 @@ pub fn write_config_with(
         dir.join("data").display()
     );
     let mut add = |name: &str, file: &str, kind: &str, settings: &str| {
-        let path = plugin(file);
-        text.push_str(&format!(
-            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n\n",
-            path.display(),
-            sha256_of(&path)
+        text.push_str(&hub_config::plugin_entry(
+            name,
+            kind,
+            &plugin(file),
+            settings,
         ));
     };
     // The CPU limit is an epoch deadline, so time lost to other tests running side by

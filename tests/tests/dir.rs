@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use okno_hub::cli::serve;
 use okno_tests::feed_gate::HubProcess;
+use okno_tests::hub_config::plugin_entry;
 use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -29,18 +30,6 @@ fn write_dir_config(
 
 /// A sink nobody listens on, so that routed messages stay put.
 const NOWHERE: &str = "[[sinks]]\nname = \"registry\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:9/\"\nconnector = \"http-json\"\nmax_attempts = 1\n\n[[routes]]\nname = \"all\"\nsinks = [\"registry\"]\n";
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
 
 async fn inbox_messages(listen: &str) -> Vec<serde_json::Value> {
     let (status, body) = get_json(&format!("http://{listen}/v1/messages?limit=1000")).await;
@@ -76,12 +65,12 @@ async fn files_go_to_done_once_journaled_or_to_failed_with_the_reason() {
     let addr = addr.to_string();
 
     eventually("every complete file handled", LIMIT, || {
-        names(&inbox) == [".hidden", "being-copied.json.part", "done", "failed"]
+        file_names(&inbox) == [".hidden", "being-copied.json.part", "done", "failed"]
     })
     .await;
-    assert_eq!(names(&inbox.join("done")), ["good.json"]);
+    assert_eq!(file_names(&inbox.join("done")), ["good.json"]);
     assert_eq!(
-        names(&inbox.join("failed")),
+        file_names(&inbox.join("failed")),
         ["bad.json", "bad.json.error", "big.json", "big.json.error"]
     );
     let bad = std::fs::read_to_string(inbox.join("failed/bad.json.error")).unwrap();
@@ -97,7 +86,7 @@ async fn files_go_to_done_once_journaled_or_to_failed_with_the_reason() {
     // message again, and is kept beside the first copy in done/.
     std::fs::copy(inbox.join("done/good.json"), inbox.join("good.json")).unwrap();
     eventually("the repeat moved to done", LIMIT, || {
-        names(&inbox.join("done")) == ["good.json", "good.json.1"]
+        file_names(&inbox.join("done")) == ["good.json", "good.json.1"]
     })
     .await;
     assert_eq!(inbox_messages(&addr).await.len(), 1, "not journaled twice");
@@ -141,10 +130,10 @@ async fn a_file_written_in_two_halves_is_read_whole() {
     std::fs::rename(&part, inbox.join("long.json")).unwrap();
 
     eventually("both files done", LIMIT, || {
-        names(&inbox.join("done")) == ["long.json", "slow.json"]
+        file_names(&inbox.join("done")) == ["long.json", "slow.json"]
     })
     .await;
-    assert!(names(&inbox.join("failed")).is_empty());
+    assert!(file_names(&inbox.join("failed")).is_empty());
     assert_eq!(inbox_messages(&addr.to_string()).await.len(), 2);
 }
 
@@ -171,23 +160,26 @@ async fn a_kill_in_the_middle_of_a_scan_loses_nothing_and_ingests_nothing_twice(
     let done = inbox.join("done");
 
     let mut hub = hub_process(&config);
-    eventually("some files done", LIMIT, || !names(&done).is_empty()).await;
+    eventually("some files done", LIMIT, || !file_names(&done).is_empty()).await;
     hub.kill();
-    let done_before = names(&done).len();
+    let done_before = file_names(&done).len();
     assert!(
         done_before < FILES,
         "killed in the middle, {done_before} done"
     );
 
     let _hub = hub_process(&config);
-    eventually("every file done", LIMIT, || names(&done).len() >= FILES).await;
+    eventually("every file done", LIMIT, || {
+        file_names(&done).len() >= FILES
+    })
+    .await;
     eventually("the hub answers", LIMIT, || {
         std::net::TcpStream::connect(&listen).is_ok()
     })
     .await;
     let messages = inbox_messages(&listen).await;
     assert_eq!(messages.len(), FILES, "each file once");
-    assert!(names(&inbox.join("failed")).is_empty());
+    assert!(file_names(&inbox.join("failed")).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,14 +187,17 @@ async fn a_dir_sink_writes_complete_files_under_names_that_stay_inside() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = dir.path().join("outbox");
     let escape = dir.path().join("escape");
-    let feed = plugin("poll-feed");
+    // A connector that names its files `../escape/…`.
+    let named = plugin_entry(
+        "named",
+        "poller",
+        &plugin("poll-feed"),
+        "[plugins.settings]\nfilename-prefix = \"../escape/\"",
+    );
     let sinks = format!(
-        "[[plugins]]\nname = \"named\"\nkind = \"poller\"\nfile = \"{}\"\nsha256 = \"{}\"\n[plugins.settings]\nfilename-prefix = \"../escape/\"\n\n\
-         [[sinks]]\nname = \"outbox\"\ntransport = \"dir\"\nconnector = \"http-json\"\n[sinks.dir]\npath = \"{}\"\n\n\
+        "{named}[[sinks]]\nname = \"outbox\"\ntransport = \"dir\"\nconnector = \"http-json\"\n[sinks.dir]\npath = \"{}\"\n\n\
          [[sinks]]\nname = \"escaping\"\ntransport = \"dir\"\nconnector = \"named\"\nmax_attempts = 1\n[sinks.dir]\npath = \"{}\"\n\n\
          [[routes]]\nname = \"all\"\nsinks = [\"outbox\", \"escaping\"]\n",
-        feed.display(),
-        sha256_of(&feed),
         outbox.display(),
         outbox.display(),
     );
@@ -232,7 +227,7 @@ async fn a_dir_sink_writes_complete_files_under_names_that_stay_inside() {
     expected.sort();
     let started = std::time::Instant::now();
     loop {
-        let seen = names(&outbox);
+        let seen = file_names(&outbox);
         for name in seen.iter().filter(|n| !n.starts_with('.')) {
             let bytes = std::fs::read(outbox.join(name)).unwrap();
             let document: serde_json::Value = serde_json::from_slice(&bytes)
@@ -269,5 +264,5 @@ async fn a_dir_sink_writes_complete_files_under_names_that_stay_inside() {
         "the reason names the bad file name: {dead}"
     );
     assert!(!escape.exists());
-    assert_eq!(names(&outbox), expected);
+    assert_eq!(file_names(&outbox), expected);
 }

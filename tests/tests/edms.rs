@@ -6,17 +6,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
-use okno_hub::auth::{Role, TokenStore};
 use okno_hub::cli::serve;
-use okno_simulators::edms::{self, AssignmentRule, EdmsOptions};
+use okno_tests::connector_hub::post_source;
+use okno_tests::hub_config::{http_sink, http_source, hub_table, plugin_entry, source_token};
+use okno_tests::simulators::{assigning_edms, edms_behind_gateway, EDMS_CONNECTOR_SETTINGS};
 use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -214,78 +209,15 @@ fn plugin_run_refuses_hostile_samples_naming_what_and_where() {
     }
 }
 
-/// What the hub's МЭДО sink posts, written into the EDMS's inbox the way a gateway
-/// delivers a packet: under a dot name, then renamed.
-#[derive(Clone)]
-struct Gateway {
-    inbox: PathBuf,
-    delivered: Arc<Mutex<Vec<String>>>,
-}
-
-async fn deliver(
-    State(g): State<Gateway>,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("packet")
-        .to_string();
-    let temp = g.inbox.join(format!(".{key}.zip.tmp"));
-    std::fs::write(&temp, &body).unwrap();
-    std::fs::rename(&temp, g.inbox.join(format!("{key}.zip"))).unwrap();
-    g.delivered.lock().unwrap().push(key);
-    StatusCode::OK
-}
-
 async fn post_packet(hub: &str, token: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
-        .post(format!("http://{hub}/v1/sources/edms/messages"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/zip")
-        .body(bytes)
-        .send()
-        .await
-        .expect("the hub answers");
-    let status = response.status().as_u16();
-    (
-        status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
-    )
+    post_source(hub, "edms", token, "application/zip", bytes).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (inbox, outbox) = (dir.path().join("edms-in"), dir.path().join("edms-out"));
-    let simulator = edms::start(
-        inbox.clone(),
-        outbox.clone(),
-        EdmsOptions {
-            assign: Some(AssignmentRule {
-                executor: "Сидоров И. И.".into(),
-                controller: "Петрова А. А.".into(),
-                days: 30,
-            }),
-            ..EdmsOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-
-    let gateway = Gateway {
-        inbox: inbox.clone(),
-        delivered: Arc::default(),
-    };
-    let gateway_port = free_port();
-    let app = Router::new()
-        .route("/medo", post(deliver))
-        .with_state(gateway.clone());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", gateway_port))
-        .await
-        .unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let edms = edms_behind_gateway(dir.path(), assigning_edms()).await;
+    let simulator = &edms.simulator;
     let registry_port = free_port();
     let registry = Sink::start(registry_port).await;
     // The citizen's reply, held until the EDMS's number is there to quote.
@@ -293,25 +225,10 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
     let replies = Sink::start(replies_port).await;
 
     let listen = format!("127.0.0.1:{}", free_port());
-    let entry = |name: &str, kind: &str, settings: &str| {
-        let path = built(name);
-        format!(
-            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n\n",
-            path.display(),
-            sha256_of(&path)
-        )
-    };
-    let text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n{}{}{}{}\
-         [[sources]]\nname = \"mail\"\ntransport = \"http\"\nconnector = \"mail\"\n\n\
-         [[sources]]\nname = \"edms\"\ntransport = \"http\"\nconnector = \"edms\"\n\n\
-         [pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n\
-         [[sinks]]\nname = \"edms-out\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{gateway_port}/medo\"\nconnector = \"edms\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n\
-         [[sinks]]\nname = \"reply\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"mail\"\nhold_for_registration_ms = 60000\n\n\
-         [[sinks]]\nname = \"registry\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"http-json\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n\
-         [[routes]]\nname = \"appeals-to-edms\"\nmatch = {{ channel = [\"mail\"] }}\nsinks = [\"edms-out\", \"reply\"]\n\n\
-         [[routes]]\nname = \"edms-events\"\nmatch = {{ channel = [\"edms\"] }}\nsinks = [\"registry\"]\n",
-        dir.path().join("data").display(),
+    let entry =
+        |name: &str, kind: &str, settings: &str| plugin_entry(name, kind, &built(name), settings);
+    let text = [
+        hub_table(dir.path(), &listen, "workers = 2"),
         entry(
             "mail",
             "connector",
@@ -319,20 +236,25 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
         ),
         entry("http-json", "connector", ""),
         entry("priority", "policy", ""),
-        entry(
-            "edms",
-            "connector",
-            "[plugins.settings]\norganization = \"Министерство промышленности и науки\"\nsource-uid = \"0f2b6a1e-5c1d-4b8e-9a3f-1c2d3e4f5a6b\"\naddressee = \"Министерство промышленности и науки (СЭД)\"\nmedo-address = \"MINPROM~MEDOGU\"\n\"event.report-accepted\" = \"Доклад принят\"\n\"event.report-rejected\" = \"Доклад отклонён\""
+        entry("edms", "connector", EDMS_CONNECTOR_SETTINGS),
+        http_source("mail", "mail"),
+        http_source("edms", "edms"),
+        "[pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n".into(),
+        http_sink("edms-out", &edms.gateway_url, "edms"),
+        format!(
+            "[[sinks]]\nname = \"reply\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"mail\"\nhold_for_registration_ms = 60000\n\n",
+            Sink::url(replies_port, "reply")
         ),
-        Sink::url(replies_port, "reply"),
-        Sink::url(registry_port, "registry"),
-    );
+        http_sink("registry", &Sink::url(registry_port, "registry"), "http-json"),
+        "[[routes]]\nname = \"appeals-to-edms\"\nmatch = { channel = [\"mail\"] }\nsinks = [\"edms-out\", \"reply\"]\n\n\
+         [[routes]]\nname = \"edms-events\"\nmatch = { channel = [\"edms\"] }\nsinks = [\"registry\"]\n"
+            .into(),
+    ]
+    .concat();
     let config = dir.path().join("okno.toml");
     std::fs::write(&config, text).unwrap();
     issue_tokens(&dir.path().join("data"), &listen);
-    let (token, _) = TokenStore::open(&dir.path().join("data"))
-        .create("medo-gateway", Role::Source, Some("edms"), None)
-        .unwrap();
+    let token = source_token(&dir.path().join("data"), "medo-gateway", "edms");
     let (hub, addr) = serve::start(config, Default::default()).await.unwrap();
     let addr = addr.to_string();
 
@@ -525,7 +447,7 @@ async fn an_appeal_goes_to_the_edms_and_its_registration_number_comes_back() {
     // A hostile packet is refused at the door, and nothing is stored.
     let (status, body) = post_packet(&addr, &token, b"PK\x03\x04broken".to_vec()).await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(gateway.delivered.lock().unwrap().len(), 1);
+    assert_eq!(edms.delivered.lock().unwrap().len(), 1);
     eventually("the EDMS events reach their route", LIMIT, || {
         registry.keys().len() >= 7
     })
@@ -560,42 +482,22 @@ fn real_packet_files() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_packet_delivered_as_a_folder_is_one_message_once_complete() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("medo-in");
     std::fs::create_dir_all(&inbox).unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
-    let entry = |name: &str, kind: &str| {
-        let path = built(name);
-        format!(
-            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n\n",
-            path.display(),
-            sha256_of(&path)
-        )
-    };
     let data = dir.path().join("data");
     let text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n{}{}\
+        "{}{}{}\
          [[sources]]\nname = \"medo-in\"\ntransport = \"dir\"\nconnector = \"edms\"\n[sources.dir]\npath = \"{}\"\nscan_interval_ms = 100\n\n\
          [pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n\
          [[sinks]]\nname = \"registry\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:9/\"\nconnector = \"edms\"\nmax_attempts = 1\n\n\
          [[routes]]\nname = \"all\"\nsinks = [\"registry\"]\n",
-        data.display(),
-        entry("edms", "connector"),
-        entry("priority", "policy"),
+        hub_table(dir.path(), &listen, "workers = 2"),
+        plugin_entry("edms", "connector", &built("edms"), ""),
+        plugin_entry("priority", "policy", &built("priority"), ""),
         inbox.display(),
     );
     let config = dir.path().join("okno.toml");
@@ -615,14 +517,14 @@ async fn a_packet_delivered_as_a_folder_is_one_message_once_complete() {
         std::fs::write(building.join(name), bytes).unwrap();
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(names(&inbox), [".38773995_1", "done", "failed"]);
+    assert_eq!(file_names(&inbox), [".38773995_1", "done", "failed"]);
     std::fs::rename(&building, inbox.join("38773995_1")).unwrap();
     eventually("the folder moves to done", LIMIT, || {
-        names(&inbox.join("done")) == ["38773995_1"]
+        file_names(&inbox.join("done")) == ["38773995_1"]
     })
     .await;
     assert_eq!(
-        names(&inbox.join("done/38773995_1")),
+        file_names(&inbox.join("done/38773995_1")),
         ["document.edc.zip", "document.xml", "envelope.ltr"],
         "moved whole"
     );
@@ -649,7 +551,7 @@ async fn a_packet_delivered_as_a_folder_is_one_message_once_complete() {
     }
     std::fs::rename(&again, inbox.join("38773995_1")).unwrap();
     eventually("the repeat moves to done", LIMIT, || {
-        names(&inbox.join("done")) == ["38773995_1", "38773995_1.1"]
+        file_names(&inbox.join("done")) == ["38773995_1", "38773995_1.1"]
     })
     .await;
     assert_eq!(listed().await.len(), 1, "not journaled twice");
@@ -665,7 +567,7 @@ async fn a_packet_delivered_as_a_folder_is_one_message_once_complete() {
     }
     std::fs::rename(&broken, inbox.join("broken_1")).unwrap();
     eventually("the broken folder moves to failed", LIMIT, || {
-        names(&inbox.join("failed")) == ["broken_1", "broken_1.error"]
+        file_names(&inbox.join("failed")) == ["broken_1", "broken_1.error"]
     })
     .await;
     let reason = std::fs::read_to_string(inbox.join("failed/broken_1.error")).unwrap();

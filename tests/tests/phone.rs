@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use okno_hub::auth::{Role, TokenStore};
-use okno_hub::cli::serve;
+use okno_tests::connector_hub::ConnectorHub;
 use okno_tests::*;
 use serde_json::Value;
 
@@ -230,74 +229,24 @@ fn bad_records_are_refused_with_their_line() {
     assert!(e.contains("not well-formed"), "{e}");
 }
 
-struct Hub {
-    hub: std::sync::Arc<okno_hub::pipeline::Hub>,
-    addr: String,
-    source_token: String,
-    _sink: Sink,
-}
-
-async fn start_hub(dir: &Path) -> Hub {
-    let sink_port = free_port();
-    let sink = Sink::start(sink_port).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\nutc_offset_minutes = 180\n\n",
-        dir.join("data").display()
-    );
-    for (name, kind) in [
-        ("phone", "connector"),
-        ("http-json", "connector"),
-        ("priority", "policy"),
-    ] {
-        let path = built(name);
-        text.push_str(&format!(
-            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n\n",
-            path.display(),
-            sha256_of(&path)
-        ));
-    }
-    text.push_str("[[sources]]\nname = \"pbx\"\ntransport = \"http\"\nconnector = \"phone\"\n\n");
-    text.push_str("[pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n");
-    text.push_str(&one_sink(&Sink::url(sink_port, "registry"), 3));
-    let config = dir.join("okno.toml");
-    std::fs::write(&config, text).unwrap();
-    let store = TokenStore::open(&dir.join("data"));
-    let (source_token, _) = store
-        .create("pbx-export", Role::Source, Some("pbx"), None)
-        .unwrap();
-    let (hub, addr) = serve::start(config, Default::default()).await.unwrap();
-    Hub {
-        hub,
-        addr: addr.to_string(),
-        source_token,
-        _sink: sink,
-    }
-}
-
-async fn post(hub: &Hub, bytes: Vec<u8>) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/v1/sources/pbx/messages", hub.addr))
-        .bearer_auth(&hub.source_token)
-        .header("content-type", "text/csv")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_records_through_the_hub() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = start_hub(dir.path()).await;
-
-    let (status, body) = post(
-        &hub,
-        std::fs::read(record("asterisk_cel_transfers_written.csv")).unwrap(),
+    let hub = ConnectorHub::start(
+        dir.path(),
+        "pbx",
+        "phone",
+        built,
+        "utc_offset_minutes = 180",
     )
     .await;
+
+    let (status, body) = hub
+        .post(
+            "text/csv",
+            std::fs::read(record("asterisk_cel_transfers_written.csv")).unwrap(),
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
     let ids: Vec<String> = body["ids"]
         .as_array()
@@ -320,20 +269,22 @@ async fn call_records_through_the_hub() {
     assert_eq!(last.metadata_value("phone.hour-abandoned"), Some("1"));
 
     // The same file again: every call a repeat, none counted twice.
-    let (status, body) = post(
-        &hub,
-        std::fs::read(record("asterisk_cel_transfers_written.csv")).unwrap(),
-    )
-    .await;
+    let (status, body) = hub
+        .post(
+            "text/csv",
+            std::fs::read(record("asterisk_cel_transfers_written.csv")).unwrap(),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["duplicates"].as_array().unwrap().len(), 3);
 
     // More calls in another file for the same hour add to its counts.
-    let (status, body) = post(
-        &hub,
-        std::fs::read(record("asterisk_cdr_uniqueid_transfers_written.csv")).unwrap(),
-    )
-    .await;
+    let (status, body) = hub
+        .post(
+            "text/csv",
+            std::fs::read(record("asterisk_cdr_uniqueid_transfers_written.csv")).unwrap(),
+        )
+        .await;
     assert_eq!(status, 202, "{body}");
     let missed = body["ids"][1].as_str().unwrap();
     let message = hub.hub.store.get(missed).unwrap().unwrap().message;
@@ -342,7 +293,9 @@ async fn call_records_through_the_hub() {
 
     // Bad files: a 422 that names the line, nothing stored, the hub serving on.
     let stored = hub.hub.store.message_count();
-    let (status, body) = post(&hub, b"\"a\",\"b\n\"c\",\"d\"\n".to_vec()).await;
+    let (status, body) = hub
+        .post("text/csv", b"\"a\",\"b\n\"c\",\"d\"\n".to_vec())
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]
@@ -351,7 +304,9 @@ async fn call_records_through_the_hub() {
             .contains("line 1"),
         "{body}"
     );
-    let (status, body) = post(&hub, b"<cdr><variables><uuid>x</uuid></cdr>".to_vec()).await;
+    let (status, body) = hub
+        .post("text/csv", b"<cdr><variables><uuid>x</uuid></cdr>".to_vec())
+        .await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body["error"]["message"]

@@ -2,13 +2,10 @@
 //! source route, every missing or invalid field named in one 422 (in Russian and in
 //! English) with nothing stored, and the same through `okno plugin run`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 
-use okno_hub::auth::{Role, TokenStore};
-use okno_hub::cli::serve;
-use okno_tests::*;
+use okno_tests::connector_hub::ConnectorHub;
 use serde_json::{json, Value};
 
 fn built(name: &str) -> PathBuf {
@@ -25,63 +22,6 @@ fn form() -> Value {
         "consent": true,
         "attachments": [{"name": "акт.pdf", "media_type": "application/pdf", "content": "JVBERi0xLjQK"}]
     })
-}
-
-struct Hub {
-    hub: Arc<okno_hub::pipeline::Hub>,
-    addr: String,
-    token: String,
-    _sink: Sink,
-}
-
-async fn start_hub(dir: &Path) -> Hub {
-    let sink_port = free_port();
-    let sink = Sink::start(sink_port).await;
-    let listen = format!("127.0.0.1:{}", free_port());
-    let mut text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n",
-        dir.join("data").display()
-    );
-    for (name, kind) in [
-        ("site", "connector"),
-        ("http-json", "connector"),
-        ("priority", "policy"),
-    ] {
-        let path = built(name);
-        text.push_str(&format!(
-            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n\n",
-            path.display(),
-            sha256_of(&path)
-        ));
-    }
-    text.push_str("[[sources]]\nname = \"site\"\ntransport = \"http\"\nconnector = \"site\"\n\n");
-    text.push_str("[pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n");
-    text.push_str(&one_sink(&Sink::url(sink_port, "registry"), 3));
-    let config = dir.join("okno.toml");
-    std::fs::write(&config, text).unwrap();
-    let (token, _) = TokenStore::open(&dir.join("data"))
-        .create("site-form", Role::Source, Some("site"), None)
-        .unwrap();
-    let (hub, addr) = serve::start(config, Default::default()).await.unwrap();
-    Hub {
-        hub,
-        addr: addr.to_string(),
-        token,
-        _sink: sink,
-    }
-}
-
-async fn post(hub: &Hub, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/v1/sources/site/messages", hub.addr))
-        .bearer_auth(&hub.token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// The fields a 422 names, as (field, problem); each has its Russian and English text.
@@ -111,9 +51,11 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_through_the_hub() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = start_hub(dir.path()).await;
+    let hub = ConnectorHub::start(dir.path(), "site", "site", built, "").await;
 
-    let (status, body) = post(&hub, "application/json", form().to_string().into_bytes()).await;
+    let (status, body) = hub
+        .post("application/json", form().to_string().into_bytes())
+        .await;
     assert_eq!(status, 202, "{body}");
     let id = body["ids"][0].as_str().unwrap();
     let message = hub.hub.store.get(id).unwrap().unwrap().message;
@@ -127,11 +69,15 @@ async fn forms_through_the_hub() {
         Some("site:2026-11-26-0042")
     );
     // The site sends it again (a double click): the same appeal.
-    let (status, body) = post(&hub, "application/json", form().to_string().into_bytes()).await;
+    let (status, body) = hub
+        .post("application/json", form().to_string().into_bytes())
+        .await;
     assert_eq!((status, body["ids"][0].as_str()), (200, Some(id)));
 
     let urlencoded = "surname=%D0%98%D0%B2%D0%B0%D0%BD%D0%BE%D0%B2&name=%D0%9F%D1%91%D1%82%D1%80&postal_address=170100%2C+%D0%A2%D0%B2%D0%B5%D1%80%D1%8C&text=%D0%9F%D1%80%D0%BE%D1%88%D1%83+%D1%80%D0%B0%D0%B7%D1%8A%D1%8F%D1%81%D0%BD%D0%B8%D1%82%D1%8C&consent=on&submit=%D0%9E%D1%82%D0%BF%D1%80%D0%B0%D0%B2%D0%B8%D1%82%D1%8C";
-    let (status, body) = post(&hub, "application/x-www-form-urlencoded", urlencoded.into()).await;
+    let (status, body) = hub
+        .post("application/x-www-form-urlencoded", urlencoded.into())
+        .await;
     assert_eq!(status, 202, "{body}");
     let message = hub
         .hub
@@ -145,7 +91,7 @@ async fn forms_through_the_hub() {
 
     // Refusals: one 422 naming every field, nothing stored.
     let stored = hub.hub.store.message_count();
-    let (status, body) = post(&hub, "application/json", b"{}".to_vec()).await;
+    let (status, body) = hub.post("application/json", b"{}".to_vec()).await;
     assert_eq!(status, 422);
     assert_eq!(
         fields(&body),
@@ -157,29 +103,28 @@ async fn forms_through_the_hub() {
             ("consent", "missing")
         ])
     );
-    let (status, body) = post(
-        &hub,
-        "application/x-www-form-urlencoded",
-        b"captcha=03AF".to_vec(),
-    )
-    .await;
+    let (status, body) = hub
+        .post(
+            "application/x-www-form-urlencoded",
+            b"captcha=03AF".to_vec(),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(fields(&body).len(), 5);
     let mut no_consent = form();
     no_consent.as_object_mut().unwrap().remove("consent");
-    let (status, body) = post(
-        &hub,
-        "application/json",
-        no_consent.to_string().into_bytes(),
-    )
-    .await;
+    let (status, body) = hub
+        .post("application/json", no_consent.to_string().into_bytes())
+        .await;
     assert_eq!(status, 422);
     assert_eq!(fields(&body), pairs(&[("consent", "missing")]));
     let mut bad = form();
     bad["email"] = "a.petrova-at-example.ru".into();
     bad["phone"] = "12-34".into();
     bad["attachments"][0]["media_type"] = "application/x-msdownload".into();
-    let (status, body) = post(&hub, "application/json", bad.to_string().into_bytes()).await;
+    let (status, body) = hub
+        .post("application/json", bad.to_string().into_bytes())
+        .await;
     assert_eq!(status, 422);
     assert_eq!(
         fields(&body),
@@ -190,7 +135,9 @@ async fn forms_through_the_hub() {
         ])
     );
     // Not a form at all: a plain decode error.
-    let (status, body) = post(&hub, "application/json", b"{\"surname\": ".to_vec()).await;
+    let (status, body) = hub
+        .post("application/json", b"{\"surname\": ".to_vec())
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (422, Some("decode_failed"))

@@ -10,11 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use okno_hub::auth::{Role, TokenStore};
 use okno_hub::cli::serve;
 use okno_hub::pipeline::Hub;
 use okno_hub::sla::AppealState;
-use okno_simulators::edms::{self, AssignmentRule, EdmsOptions};
+use okno_tests::connector_hub::post_source;
+use okno_tests::hub_config::{self, http_sink, plugin_entry};
+use okno_tests::simulators::{assigning_edms, edms_behind_gateway, EDMS_CONNECTOR_SETTINGS};
 use okno_tests::*;
 use serde_json::{json, Value};
 
@@ -30,11 +31,11 @@ fn built(name: &str) -> PathBuf {
 }
 
 fn entry(name: &str, kind: &str, settings: &str) -> String {
-    let path = built(name);
-    format!(
-        "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\ncpu_ms = 500\n{settings}\n\n",
-        path.display(),
-        sha256_of(&path)
+    plugin_entry(
+        name,
+        kind,
+        &built(name),
+        &format!("cpu_ms = 500\n{settings}"),
     )
 }
 
@@ -54,11 +55,7 @@ fn config(dir: &Path, listen: &str, sinks_and_routes: &str) -> PathBuf {
         entry("mail", "connector", ""),
         entry("http-json", "connector", ""),
         entry("priority", "policy", ""),
-        entry(
-            "edms",
-            "connector",
-            "[plugins.settings]\norganization = \"Министерство промышленности и науки\"\nsource-uid = \"0f2b6a1e-5c1d-4b8e-9a3f-1c2d3e4f5a6b\"\naddressee = \"Министерство промышленности и науки (СЭД)\"\nmedo-address = \"MINPROM~MEDOGU\"\n\"event.report-accepted\" = \"Доклад принят\"\n\"event.report-rejected\" = \"Доклад отклонён\""
-        ),
+        entry("edms", "connector", EDMS_CONNECTOR_SETTINGS),
         entry("sog", "connector", "[plugins.settings]\n\"department.НАУКА-1\" = \"science\"\n"),
     );
     let path = dir.join("okno.toml");
@@ -67,41 +64,8 @@ fn config(dir: &Path, listen: &str, sinks_and_routes: &str) -> PathBuf {
     path
 }
 
-fn http_sink(name: &str, url: &str) -> String {
-    format!(
-        "[[sinks]]\nname = \"{name}\"\ntransport = \"http\"\nurl = \"{url}\"\nconnector = \"http-json\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n"
-    )
-}
-
 fn source_token(data: &Path, source: &str) -> String {
-    TokenStore::open(data)
-        .create(
-            &format!("{source}-system"),
-            Role::Source,
-            Some(source),
-            None,
-        )
-        .expect("a source token")
-        .0
-}
-
-async fn post_source(
-    hub: &str,
-    source: &str,
-    token: &str,
-    content_type: &str,
-    bytes: Vec<u8>,
-) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("http://{hub}/v1/sources/{source}/messages"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", content_type)
-        .body(bytes)
-        .send()
-        .await
-        .expect("the hub answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    hub_config::source_token(data, &format!("{source}-system"), source)
 }
 
 fn state(hub: &Hub, id: &str) -> Option<AppealState> {
@@ -130,55 +94,17 @@ fn day_from_now(days: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edms_notifications_move_the_appeal_through_the_state_machine() {
     let dir = tempfile::tempdir().unwrap();
-    let (inbox, outbox) = (dir.path().join("edms-in"), dir.path().join("edms-out"));
-    let simulator = edms::start(
-        inbox.clone(),
-        outbox.clone(),
-        EdmsOptions {
-            assign: Some(AssignmentRule {
-                executor: "Сидоров И. И.".into(),
-                controller: "Петрова А. А.".into(),
-                days: 30,
-            }),
-            ..EdmsOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    // The МЭДО gateway: the hub's packets into the EDMS's inbox.
-    let gateway_port = free_port();
-    let gateway_inbox = inbox.clone();
-    let app = axum::Router::new().route(
-        "/medo",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let inbox = gateway_inbox.clone();
-                async move {
-                    let key = headers
-                        .get("idempotency-key")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("packet")
-                        .to_string();
-                    let temp = inbox.join(format!(".{key}.zip.tmp"));
-                    std::fs::write(&temp, &body).unwrap();
-                    std::fs::rename(&temp, inbox.join(format!("{key}.zip"))).unwrap();
-                    axum::http::StatusCode::OK
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", gateway_port))
-        .await
-        .unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let edms = edms_behind_gateway(dir.path(), assigning_edms()).await;
+    let simulator = &edms.simulator;
     let registry_port = free_port();
     let registry = Sink::start(registry_port).await;
     let listen = format!("127.0.0.1:{}", free_port());
     let routes = format!(
-        "[[sinks]]\nname = \"edms-out\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:{gateway_port}/medo\"\nconnector = \"edms\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n{}\
+        "{}{}\
          [[routes]]\nname = \"appeals-to-edms\"\nmatch = {{ channel = [\"mail\"] }}\nsinks = [\"edms-out\"]\n\n\
          [[routes]]\nname = \"events\"\nmatch = {{ channel = [\"edms\", \"sog\"] }}\nsinks = [\"registry\"]\n",
-        http_sink("registry", &Sink::url(registry_port, "registry"))
+        http_sink("edms-out", &edms.gateway_url, "edms"),
+        http_sink("registry", &Sink::url(registry_port, "registry"), "http-json"),
     );
     let config = config(dir.path(), &listen, &routes);
     let token = source_token(&dir.path().join("data"), "edms");
@@ -386,7 +312,11 @@ async fn sog_cards_register_start_and_forward_the_appeal() {
     let listen = format!("127.0.0.1:{}", free_port());
     let routes = format!(
         "{}[[routes]]\nname = \"all\"\nsinks = [\"registry\"]\n",
-        http_sink("registry", &Sink::url(registry_port, "registry"))
+        http_sink(
+            "registry",
+            &Sink::url(registry_port, "registry"),
+            "http-json"
+        ),
     );
     let config = config(dir.path(), &listen, &routes);
     let token = source_token(&dir.path().join("data"), "sog");

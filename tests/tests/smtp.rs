@@ -13,6 +13,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use okno_hub::auth::{Role, TokenStore};
 use okno_hub::cli::serve;
 use okno_hub::pipeline::Hub;
+use okno_tests::hub_config::plugin_entry;
 use okno_tests::tls::Pki;
 use okno_tests::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -615,6 +616,8 @@ struct Relay {
     child: std::process::Child,
     port: u16,
     out: PathBuf,
+    user: String,
+    password: String,
 }
 
 impl Drop for Relay {
@@ -701,7 +704,13 @@ impl Relay {
             .expect(
                 "python3 with aiosmtpd (`python3 -m pip install aiosmtpd`; .ci/run installs it)",
             );
-        let relay = Relay { child, port, out };
+        let relay = Relay {
+            child,
+            port,
+            out,
+            user: user.to_string(),
+            password: password.to_string(),
+        };
         let addr = format!("127.0.0.1:{port}");
         for _ in 0..200 {
             if TcpStream::connect(&addr).await.is_ok() {
@@ -729,25 +738,49 @@ impl Relay {
     }
 }
 
+/// The mail connector as `mail-reply` (settings: `from` and `plugin_settings`), an SMTP
+/// sink `reply` to `relay` at `SCHEME://localhost:PORT` trusting the test CA and logging
+/// in with the relay's user and password (written to `DIR/relay.pass`), with
+/// `smtp_settings` in `[sinks.smtp]`, and a route of everything from `smtp-mail` to it.
+fn reply_through(
+    dir: &Path,
+    relay: &Relay,
+    pki: &Pki,
+    scheme: &str,
+    plugin_settings: &str,
+    smtp_settings: &str,
+) -> String {
+    std::fs::write(dir.join("relay.pass"), format!("{}\n", relay.password)).unwrap();
+    format!(
+        "{}[[sinks]]\nname = \"reply\"\ntransport = \"smtp\"\nurl = \"{scheme}://localhost:{}\"\n\
+         connector = \"mail-reply\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 100\n\
+         timeout_ms = 10000\nca_file = \"{}\"\n[sinks.smtp]\nuser = \"{}\"\n\
+         password_file = \"relay.pass\"\n{smtp_settings}\n\n\
+         [[routes]]\nname = \"acknowledge\"\nmatch = {{ source = [\"smtp-mail\"] }}\nsinks = [\"reply\"]\n",
+        plugin_entry(
+            "mail-reply",
+            "connector",
+            &plugin("mail"),
+            &format!("[plugins.settings]\nfrom = \"{RECEPTION}\"\n{plugin_settings}"),
+        ),
+        relay.port,
+        pki.ca.display(),
+        relay.user,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_go_out_through_a_relay_with_starttls_and_auth() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path());
     let relay = Relay::start(dir.path(), &pki, "okno", "relay-secret").await;
-    std::fs::write(dir.path().join("relay.pass"), "relay-secret\n").unwrap();
-    let mail_plugin = plugin("mail");
-    let reply_sink = format!(
-        "[[plugins]]\nname = \"mail-reply\"\nkind = \"connector\"\nfile = \"{}\"\nsha256 = \"{}\"\n\
-         [plugins.settings]\nfrom = \"{RECEPTION}\"\nfrom-name = \"Приёмная министерства\"\n\n\
-         [[sinks]]\nname = \"reply\"\ntransport = \"smtp\"\nurl = \"smtp://localhost:{}\"\n\
-         connector = \"mail-reply\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 100\n\
-         timeout_ms = 10000\nca_file = \"{}\"\n[sinks.smtp]\nstarttls = \"required\"\nuser = \"okno\"\n\
-         password_file = \"relay.pass\"\nhello_name = \"okno.minsoc.example.ru\"\n\n\
-         [[routes]]\nname = \"acknowledge\"\nmatch = {{ source = [\"smtp-mail\"] }}\nsinks = [\"reply\"]\n",
-        mail_plugin.display(),
-        sha256_of(&mail_plugin),
-        relay.port,
-        pki.ca.display(),
+    let reply_sink = reply_through(
+        dir.path(),
+        &relay,
+        &pki,
+        "smtp",
+        "from-name = \"Приёмная министерства\"",
+        "starttls = \"required\"\nhello_name = \"okno.minsoc.example.ru\"",
     );
     let started = start_hub(dir.path(), "", None, &reply_sink).await;
 
@@ -839,21 +872,7 @@ async fn replies_go_out_over_implicit_tls_and_a_relay_busy_for_now_is_tried_agai
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path());
     let relay = Relay::start_in(dir.path(), &pki, "okno", "relay-secret", "smtps").await;
-    std::fs::write(dir.path().join("relay.pass"), "relay-secret\n").unwrap();
-    let mail_plugin = plugin("mail");
-    let reply_sink = format!(
-        "[[plugins]]\nname = \"mail-reply\"\nkind = \"connector\"\nfile = \"{}\"\nsha256 = \"{}\"\n\
-         [plugins.settings]\nfrom = \"{RECEPTION}\"\n\n\
-         [[sinks]]\nname = \"reply\"\ntransport = \"smtp\"\nurl = \"smtps://localhost:{}\"\n\
-         connector = \"mail-reply\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 100\n\
-         timeout_ms = 10000\nca_file = \"{}\"\n[sinks.smtp]\nuser = \"okno\"\n\
-         password_file = \"relay.pass\"\n\n\
-         [[routes]]\nname = \"acknowledge\"\nmatch = {{ source = [\"smtp-mail\"] }}\nsinks = [\"reply\"]\n",
-        mail_plugin.display(),
-        sha256_of(&mail_plugin),
-        relay.port,
-        pki.ca.display(),
-    );
+    let reply_sink = reply_through(dir.path(), &relay, &pki, "smtps", "", "");
     let started = start_hub(dir.path(), "", None, &reply_sink).await;
 
     // The relay answers the first attempt 451 (busy for now): the sink tries again.

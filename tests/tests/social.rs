@@ -13,6 +13,7 @@ use axum::http::Uri;
 use axum::routing::post;
 use axum::Router;
 use okno_hub::cli::serve;
+use okno_tests::hub_config::{http_sink, http_source, hub_table, plugin_entry};
 use okno_tests::*;
 use serde_json::{json, Value};
 
@@ -89,41 +90,36 @@ async fn start_hub(dir: &Path) -> Hub {
     let sink = Sink::start(sink_port).await;
     let platforms = Platforms::start(api_port).await;
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n",
-        dir.join("data").display()
-    );
-    let social = built("social");
-    text.push_str(&format!(
-        "[[plugins]]\nname = \"social\"\nkind = \"connector\"\nfile = \"{}\"\nsha256 = \"{}\"\nhttp_allow = [\"127.0.0.1:{api_port}\"]\n\
-         [plugins.settings]\n\"vk.group-id\" = \"123456789\"\n\"vk.secret\" = \"s3cret\"\n\"vk.confirmation\" = \"d8v2ve07\"\n\
-         \"vk.access-token\" = \"vk-token\"\n\"vk.api\" = \"http://127.0.0.1:{api_port}/method\"\n\
-         \"telegram.secret-token\" = \"t0ken\"\n\"telegram.bot-token\" = \"123:abc\"\n\"telegram.api\" = \"http://127.0.0.1:{api_port}\"\n\
-         \"telegram.bot-username\" = \"minsoc_bot\"\n\"telegram.channel-ids\" = \"-1002236736395\"\n\n",
-        social.display(),
-        sha256_of(&social)
+    let mut text = hub_table(dir, &listen, "workers = 2");
+    text.push_str(&plugin_entry(
+        "social",
+        "connector",
+        &built("social"),
+        &format!(
+            "http_allow = [\"127.0.0.1:{api_port}\"]\n\
+             [plugins.settings]\n\"vk.group-id\" = \"123456789\"\n\"vk.secret\" = \"s3cret\"\n\"vk.confirmation\" = \"d8v2ve07\"\n\
+             \"vk.access-token\" = \"vk-token\"\n\"vk.api\" = \"http://127.0.0.1:{api_port}/method\"\n\
+             \"telegram.secret-token\" = \"t0ken\"\n\"telegram.bot-token\" = \"123:abc\"\n\"telegram.api\" = \"http://127.0.0.1:{api_port}\"\n\
+             \"telegram.bot-username\" = \"minsoc_bot\"\n\"telegram.channel-ids\" = \"-1002236736395\""
+        ),
     ));
-    let priority = built("priority");
-    text.push_str(&format!(
-        "[[plugins]]\nname = \"priority\"\nkind = \"policy\"\nfile = \"{}\"\nsha256 = \"{}\"\n\n",
-        priority.display(),
-        sha256_of(&priority)
-    ));
+    text.push_str(&plugin_entry("priority", "policy", &built("priority"), ""));
     for name in ["vk", "telegram"] {
         text.push_str(&format!(
             "[[sources]]\nname = \"{name}\"\ntransport = \"http\"\nconnector = \"social\"\nauth = \"connector\"\n\n"
         ));
     }
     // A source whose pushes need a token: the webhook route holds nothing for it.
-    text.push_str(
-        "[[sources]]\nname = \"tokens-only\"\ntransport = \"http\"\nconnector = \"social\"\n\n",
-    );
+    text.push_str(&http_source("tokens-only", "social"));
     text.push_str("[pipeline]\nclassifiers = []\npolicy = \"priority\"\n\n");
-    text.push_str(&format!(
-        "[[sinks]]\nname = \"replies\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"social\"\nmax_attempts = 3\nbackoff_ms = 50\nmax_backoff_ms = 200\n\n\
-         [[routes]]\nname = \"social\"\nmatch = {{ channel = [\"social\"] }}\nsinks = [\"replies\"]\n",
-        Sink::url(sink_port, "replies")
+    text.push_str(&http_sink(
+        "replies",
+        &Sink::url(sink_port, "replies"),
+        "social",
     ));
+    text.push_str(
+        "[[routes]]\nname = \"social\"\nmatch = { channel = [\"social\"] }\nsinks = [\"replies\"]\n",
+    );
     let config = dir.join("okno.toml");
     std::fs::write(&config, text).unwrap();
     issue_tokens(&dir.join("data"), &listen);

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use okno_hub::cli::serve;
 use okno_hub::config::Config;
 use okno_hub::store::DeliveryState;
+use okno_tests::hub_config::{config_error, plugin_entry};
 use okno_tests::tls::{Pki, Recorder};
 use okno_tests::*;
 
@@ -315,26 +316,12 @@ fn position(text: &str, needle: &str) -> String {
     format!("okno.toml:{line}:{column}")
 }
 
-fn config_error(dir: &Path, text: &str) -> String {
-    let path = dir.join("okno.toml");
-    std::fs::write(&path, text).unwrap();
-    match Config::load(&path) {
-        Ok(_) => panic!("config accepted:\n{text}"),
-        Err(e) => e.to_string(),
-    }
-}
-
 #[test]
 fn tls_files_are_checked_with_the_config() {
     let dir = tempfile::tempdir().unwrap();
     // The config below names the PKI's files relative to its own directory.
     Pki::new(dir.path());
-    let json = plugin("http-json");
-    let connector = format!(
-        "[[plugins]]\nname = \"http-json\"\nkind = \"connector\"\nfile = {}\nsha256 = \"{}\"\n\n",
-        quoted(&json),
-        sha256_of(&json)
-    );
+    let connector = plugin_entry("http-json", "connector", &plugin("http-json"), "");
     let with_sink = |hub: &str, tls_lines: &str, url: &str| {
         format!(
             "[hub]\n{hub}\n\n{connector}{}{}",
