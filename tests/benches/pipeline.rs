@@ -13,6 +13,9 @@
 //! as the last is answered) for `OKNO_BENCH_OVERLOAD_SECS` (20) seconds; it prints the
 //! deliveries per second during the load, the drain rate once it stops (deliveries per
 //! second until everything accepted is delivered), and their ratio.
+//!
+//! `OKNO_BENCH_QUEUE_CAPACITY` sets the hub's `queue_capacity` (50,000 by default): the
+//! backlog past which ingest answers 503.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -52,8 +55,9 @@ async fn start_sink(port: u16) -> Arrivals {
 
 fn config(dir: &std::path::Path, listen: &str, sink_port: u16) -> std::path::PathBuf {
     let mut text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nqueue_capacity = 50000\nworkers = 2\n\n",
-        dir.join("data").display()
+        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nqueue_capacity = {}\nworkers = 2\n\n",
+        dir.join("data").display(),
+        env_number("OKNO_BENCH_QUEUE_CAPACITY", 50_000)
     );
     for (name, kind, settings) in [
         ("mail", "connector", ""),
