@@ -355,3 +355,62 @@ mod tests {
         assert!(text("$.a", "", 10).is_err());
     }
 }
+
+/// Refuses an array anywhere but as the value of one of `array_keys`, and an array as an
+/// element of an array. A derived `Deserialize` reads a struct from an array of its
+/// fields' values as well as from an object (`"control_object": ["A", "B"]` would pass for
+/// `{"name": "A", "address": "B"}`), which the schema refuses; a format whose arrays are
+/// all under known keys checks this before its typed read.
+pub fn arrays_only_at(value: &serde_json::Value, array_keys: &[&str]) -> Result<(), PluginError> {
+    fn walk(
+        value: &serde_json::Value,
+        path: &mut String,
+        array_allowed: bool,
+        array_keys: &[&str],
+    ) -> Result<(), PluginError> {
+        use serde_json::Value;
+        match value {
+            Value::Array(items) => {
+                if !array_allowed {
+                    return Err(refuse(path, "expected an object or a value, not an array"));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(item, path, false, array_keys)?;
+                    path.truncate(len);
+                }
+            }
+            Value::Object(fields) => {
+                for (key, item) in fields {
+                    let len = path.len();
+                    path.push('.');
+                    path.push_str(key);
+                    walk(item, path, array_keys.contains(&key.as_str()), array_keys)?;
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(value, &mut "$".to_string(), false, array_keys)
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::arrays_only_at;
+
+    #[test]
+    fn arrays_are_refused_outside_their_keys() {
+        let ok = serde_json::json!({"slots": [{"a": 1}], "x": {"slots": []}});
+        assert!(arrays_only_at(&ok, &["slots"]).is_ok());
+        let as_struct = serde_json::json!({"object": ["A", "A"]});
+        let error = arrays_only_at(&as_struct, &["slots"]).unwrap_err();
+        assert!(error.message.contains("$.object:"), "{}", error.message);
+        let nested = serde_json::json!({"slots": [["A"]]});
+        let error = arrays_only_at(&nested, &["slots"]).unwrap_err();
+        assert!(error.message.contains("$.slots[0]:"), "{}", error.message);
+        assert!(arrays_only_at(&serde_json::json!([1]), &[]).is_err());
+    }
+}

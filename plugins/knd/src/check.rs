@@ -37,6 +37,8 @@ pub fn read_document(bytes: &[u8], max_bytes: usize) -> Result<Document, PluginE
     let object = value
         .as_object()
         .ok_or_else(|| refuse("$", "expected an object with `format` and `type`"))?;
+    // The schema's arrays are under these keys alone; a struct read from an array is not.
+    rules::arrays_only_at(&value, &["preferred_slots", "answers", "slots"])?;
     let kind = match object.get("type") {
         None => {
             return Err(refuse(

@@ -24,6 +24,12 @@ pub fn read_card(bytes: &[u8], max_bytes: usize) -> Result<Card, PluginError> {
             "$: the input is empty; expected a SOG card (examples/formats/sog.schema.json)",
         ));
     }
+    // The schema's arrays are under these keys alone; a derived read would also take a
+    // struct from an array of its values. Checked on a parsed copy when the card is JSON;
+    // what is not is refused by the typed read below, with its path.
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        rules::arrays_only_at(&value, &["questions", "attachments", "benefits"])?;
+    }
     let mut json = serde_json::Deserializer::from_slice(bytes);
     let card: Card = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let path = json_path(&e.path().to_string());
