@@ -1555,7 +1555,7 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap().message.id)
             .collect();
-        assert_eq!(listed, [id.clone()]);
+        assert_eq!(listed, std::slice::from_ref(&id));
 
         store.update(&id, |r| r.state = State::Delivered).unwrap();
         let stored = store.messages.get(id.as_bytes()).unwrap().unwrap();
