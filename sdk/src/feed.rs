@@ -131,8 +131,12 @@ fn send(method: &str, url: &str, body: Option<Vec<u8>>) -> Result<http::Response
         headers: vec![("content-type".into(), "application/json".into())],
         body,
     };
-    let response = http::send(&request)
-        .map_err(|e| error(ErrorKind::Upstream, format!("{method} {url}: {e:?}")))?;
+    let response = http::send(&request).map_err(|e| {
+        error(
+            ErrorKind::Upstream,
+            format!("{method} {url}: {}", http::describe(&e)),
+        )
+    })?;
     if !(200..300).contains(&response.status) {
         let text = String::from_utf8_lossy(&response.body[..response.body.len().min(300)]);
         return Err(error(

@@ -144,4 +144,19 @@ pub mod http {
         #[cfg(not(target_arch = "wasm32"))]
         crate::testing::with_host(|host| host.send(request))
     }
+
+    /// What went wrong, in words for an operator's log: which setting of the plugin's
+    /// `[[plugins]]` entry to look at where one decides it.
+    pub fn describe(error: &HttpError) -> String {
+        match error {
+            HttpError::Denied(why) => format!("not allowed: {why} (see `http_allow`)"),
+            HttpError::InvalidRequest(why) => format!("not a valid request: {why}"),
+            HttpError::Timeout => "no answer in time".into(),
+            HttpError::TooLarge(max) => format!(
+                "the answer is over this plugin's limit of {max} bytes \
+                 (raise `http_max_response_bytes`, with `memory_mib` at least twice it)"
+            ),
+            HttpError::Transport(why) => format!("connection failed: {why}"),
+        }
+    }
 }

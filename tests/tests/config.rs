@@ -124,3 +124,43 @@ fn limits_out_of_range_are_refused_at_their_line() {
         );
     }
 }
+
+#[test]
+fn an_http_answer_bound_must_fit_the_plugin_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let epgu = plugin("epgu");
+    let entry = |extra: &str| {
+        format!(
+            "[[plugins]]\nname = \"epgu\"\nkind = \"poller\"\nfile = \"{}\"\nsha256 = \"{}\"\n{extra}\n",
+            epgu.display(),
+            sha256_of(&epgu)
+        )
+    };
+    // 50 MiB answers into the default 64 MiB memory: refused, naming the memory that would do.
+    let e = config_error(dir.path(), &entry("http_max_response_bytes = 52428800"));
+    assert!(
+        e.contains("okno.toml:6:27")
+            && e.contains(
+                "http_max_response_bytes = 52428800 does not fit the plugin's memory of 64 MiB"
+            )
+            && e.contains("set memory_mib = 100 or more"),
+        "{e}"
+    );
+    let e = config_error(dir.path(), &entry("http_max_response_bytes = 0"));
+    assert!(
+        e.contains("plugins.http_max_response_bytes = 0 is out of range"),
+        "{e}"
+    );
+    // With the memory to match, the bound is the plugin's grant.
+    let path = dir.path().join("okno.toml");
+    std::fs::write(
+        &path,
+        entry("http_max_response_bytes = 52428800\nmemory_mib = 100"),
+    )
+    .unwrap();
+    let config = Config::load(&path).expect("a bound that fits is accepted");
+    assert_eq!(
+        config.plugins[0].http_grant().max_response_bytes,
+        52_428_800
+    );
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use okno_hub::cli::serve;
 use okno_hub::runtime::{Limits, Runtime, RuntimeOptions};
 use okno_simulators::smev::{self, Fault, SmevOptions};
+use okno_tests::hub_config::{http_source, hub_table, plugin_entry};
 use okno_tests::*;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -186,28 +187,19 @@ async fn an_unreadable_request_is_refused_to_smev() {
 /// A hub with the epgu source (HTTP, as an adapter that pushes would use it) and a sink
 /// that answers through the simulator.
 fn write_hub_config(dir: &Path, listen: &str, sim: &smev::SmevHandle) -> std::path::PathBuf {
-    let mut text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n",
-        dir.join("data").display()
-    );
-    let mut add = |name: &str, file: &str, kind: &str, settings: &str| {
-        let path = plugin(file);
-        text.push_str(&format!(
-            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n\n",
-            path.display(),
-            sha256_of(&path)
-        ));
+    let mut text = hub_table(dir, listen, "workers = 2");
+    let mut add = |name: &str, kind: &str, settings: &str| {
+        text.push_str(&plugin_entry(name, kind, &plugin(name), settings));
     };
     add(
-        "epgu",
         "epgu",
         "poller",
         "[plugins.settings]\nmnemonic = \"MINPROM01\"\nstatus-code = \"2\"",
     );
-    add("topics", "topics", "classifier", "cpu_ms = 500");
-    add("pii", "pii", "classifier", "");
-    add("priority", "priority", "policy", "");
-    text.push_str("[[sources]]\nname = \"epgu\"\ntransport = \"http\"\nconnector = \"epgu\"\n\n");
+    add("topics", "classifier", "cpu_ms = 500");
+    add("pii", "classifier", "");
+    add("priority", "policy", "");
+    text.push_str(&http_source("epgu", "epgu"));
     text.push_str("[pipeline]\nclassifiers = [\"pii\", \"topics\"]\npolicy = \"priority\"\n\n");
     text.push_str(&format!(
         "[[sinks]]\nname = \"smev\"\ntransport = \"http\"\nurl = \"{}\"\nconnector = \"epgu\"\nmax_attempts = 5\nbackoff_ms = 50\nmax_backoff_ms = 200\ntimeout_ms = 5000\n\n[[routes]]\nname = \"epgu-status\"\nmatch = {{ channel = [\"epgu\"] }}\nsinks = [\"smev\"]\n",
@@ -343,17 +335,13 @@ fn write_polling_config(
     sim: &smev::SmevHandle,
     edms_inbox: &Path,
 ) -> std::path::PathBuf {
-    let mut text = format!(
-        "[hub]\nlisten = \"{listen}\"\ndata_dir = \"{}\"\nworkers = 2\n\n[hub.blobs]\nmax_blob_bytes = 16384\n\n",
-        dir.join("data").display()
+    let mut text = hub_table(
+        dir,
+        listen,
+        "workers = 2\n\n[hub.blobs]\nmax_blob_bytes = 16384",
     );
     let mut add = |name: &str, kind: &str, settings: &str| {
-        let path = plugin(name);
-        text.push_str(&format!(
-            "[[plugins]]\nname = \"{name}\"\nkind = \"{kind}\"\nfile = \"{}\"\nsha256 = \"{}\"\n{settings}\n\n",
-            path.display(),
-            sha256_of(&path)
-        ));
+        text.push_str(&plugin_entry(name, kind, &plugin(name), settings));
     };
     add(
         "epgu",
@@ -600,4 +588,63 @@ async fn polled_attachments_reach_the_edms_packet_and_hostile_ones_do_not_stop_t
         error.contains("lease.pdf") && error.contains("not in the blob store"),
         "{error}"
     );
+}
+
+/// SMEV 3 carries files of up to 5 MB inline: such an envelope is over the default 1 MiB
+/// a plugin's HTTP answer may be, and the poll fails saying which setting to raise; with
+/// `http_max_response_bytes` raised, the file comes through whole, and the answer is
+/// recorded for the blob store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_file_of_megabytes_needs_the_answer_bound_raised() {
+    let sim = simulator().await;
+    let rt = runtime();
+    let id = "1c16b6d2-0b1a-11ef-9876-0242ac1200d4";
+    let file: Vec<u8> = (0..3_000_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let licence = std::fs::read(workspace().join(LICENCE)).unwrap();
+    let envelope = String::from_utf8_lossy(&licence_as(id, &licence)).replace(
+        "JVBERi0xLjQKJSBsZWFzZSBhZ3JlZW1lbnQgMTcvMjQgKHNhbXBsZSkKJSVFT0YK",
+        &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &file),
+    );
+    assert!(envelope.len() > 4_000_000);
+    sim.enqueue(envelope.into_bytes(), "text/xml; charset=utf-8")
+        .unwrap();
+
+    let load = |bound: Option<u64>| {
+        okno_hub::cli::plugin::load_local_with(
+            &rt,
+            &plugin("epgu"),
+            vec![("adapter-url".into(), sim.url())],
+            okno_hub::cli::plugin::LocalGrants {
+                http_allow: vec![sim.addr.to_string()],
+                http_max_response_bytes: bound,
+                ..Default::default()
+            },
+            Limits::default(),
+        )
+        .expect("the epgu plugin loads")
+    };
+
+    let err = load(None).poll().await.expect_err("over 1 MiB");
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("over this plugin's limit of 1048576 bytes")
+            && err.contains("http_max_response_bytes"),
+        "{err}"
+    );
+
+    // Handed out once already: SMEV redelivers it once it gives up waiting for the Ack.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let epgu = load(Some(8 << 20));
+    let batch = epgu.poll_recording(16 << 20).await.expect("poll");
+    assert_eq!(batch.ack.as_deref(), Some(id));
+    let message = &batch.messages[0];
+    let lease = message
+        .attachments
+        .iter()
+        .find(|a| a.name == "lease.pdf")
+        .expect("the large file is named");
+    assert_eq!(lease.sha256, sha256_hex(&file));
+    assert_eq!(lease.size, file.len() as u64);
+    assert_eq!(batch.responses.len(), 1);
+    assert!(batch.responses[0].body.len() > 4_000_000);
 }

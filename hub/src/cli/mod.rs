@@ -214,6 +214,21 @@ struct HttpGrantArgs {
     /// repeat for more.
     #[arg(long)]
     http_allow_address: Vec<String>,
+    /// The largest HTTP answer the plugin may take, in bytes, as in
+    /// `http_max_response_bytes` (1 MiB by default).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    http_max_response_bytes: Option<u64>,
+}
+
+impl HttpGrantArgs {
+    fn local(self) -> plugin::LocalGrants {
+        plugin::LocalGrants {
+            http_allow: self.http_allow,
+            http_allow_addresses: self.http_allow_address,
+            http_max_response_bytes: self.http_max_response_bytes,
+            fixed_now: None,
+        }
+    }
 }
 
 /// The sandbox limits of a local plugin run.
@@ -398,8 +413,7 @@ pub fn main() -> anyhow::Result<()> {
                 content_type,
                 metadata,
                 encode,
-                http_allow: grants.http_allow,
-                http_allow_addresses: grants.http_allow_address,
+                grants: grants.local(),
                 limits: limits.limits(),
             })),
             PluginCommand::Example { world } => plugin::example(&world),
@@ -416,8 +430,7 @@ pub fn main() -> anyhow::Result<()> {
                     cases,
                     settings,
                     update,
-                    http_allow: grants.http_allow,
-                    http_allow_addresses: grants.http_allow_address,
+                    grants: grants.local(),
                     limits: limits.limits(),
                 }))?;
                 if !outcome.failed.is_empty() {

@@ -80,8 +80,7 @@ pub struct RunOptions {
     /// Metadata passed to a connector's decode.
     pub metadata: Vec<(String, String)>,
     pub encode: bool,
-    pub http_allow: Vec<String>,
-    pub http_allow_addresses: Vec<String>,
+    pub grants: LocalGrants,
     pub limits: Limits,
 }
 
@@ -92,13 +91,16 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 /// What a local run grants and fixes, beyond the plugin's settings.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct LocalGrants {
     /// Hosts the plugin may call (`--http-allow`, as a config's `http_allow`).
     pub http_allow: Vec<String>,
     /// Addresses it may reach although not public (`--http-allow-address`, as a config's
     /// `http_allow_addresses`).
     pub http_allow_addresses: Vec<String>,
+    /// The largest HTTP answer taken (`--http-max-response-bytes`, as a config's
+    /// `http_max_response_bytes`); 1 MiB when not given.
+    pub http_max_response_bytes: Option<u64>,
     /// A fixed clock (for cases whose expected output must not change with the time).
     pub fixed_now: Option<i64>,
 }
@@ -150,6 +152,9 @@ pub fn load_local_with(
         http: HttpGrant {
             rules,
             addresses,
+            max_response_bytes: grants
+                .http_max_response_bytes
+                .unwrap_or(crate::runtime::DEFAULT_MAX_RESPONSE_BYTES),
             ..HttpGrant::none()
         },
         kv: Arc::new(MemoryKv::default()),
@@ -247,11 +252,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         &runtime,
         &options.file,
         options.settings,
-        LocalGrants {
-            http_allow: options.http_allow,
-            http_allow_addresses: options.http_allow_addresses,
-            fixed_now: None,
-        },
+        options.grants,
         options.limits,
     )?;
     let world = plugin.world();

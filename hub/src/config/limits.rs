@@ -19,6 +19,8 @@ const RETENTION_DAYS: RangeInclusive<u64> = 1..=36_500;
 const CONCURRENCY: RangeInclusive<u64> = 1..=4096;
 const TIMEOUT_MS: RangeInclusive<u64> = 1..=3_600_000;
 const BACKOFF_MS: RangeInclusive<u64> = 1..=86_400_000;
+/// Up to half of the largest plugin memory (see `check_response_fits`).
+const HTTP_RESPONSE_BYTES: RangeInclusive<u64> = 1..=(2 << 30);
 
 /// Where a key is in the file, found by path (`["sinks", "2", "concurrency"]`, a number
 /// indexing an array of tables), or where the nearest enclosing table is when the key
@@ -50,6 +52,23 @@ fn span_of(document: &toml_edit::ImDocument<&str>, path: &[&str]) -> std::ops::R
         }
     }
     best
+}
+
+/// An HTTP answer is copied whole into the plugin's linear memory, where the plugin then
+/// reads it into its own structures (an envelope's text, a decoded file): a memory of
+/// less than twice the largest answer would trap on the first answer near the limit,
+/// far from the setting that caused it. Refused at config time instead, with the
+/// `memory_mib` that would do.
+fn check_response_fits(max_response_bytes: u64, memory_mib: u64) -> Result<(), String> {
+    let needed_mib = max_response_bytes.saturating_mul(2).div_ceil(1 << 20);
+    if memory_mib >= needed_mib {
+        return Ok(());
+    }
+    Err(format!(
+        "http_max_response_bytes = {max_response_bytes} does not fit the plugin's memory of \
+         {memory_mib} MiB: an answer is copied into the plugin's memory, which must hold at \
+         least twice the largest answer; set memory_mib = {needed_mib} or more for this plugin"
+    ))
 }
 
 impl Config {
@@ -150,6 +169,22 @@ impl Config {
             }
             if let Some(v) = plugin.wall_ms {
                 within(p, &["plugins", &i, "wall_ms"], v, WALL_MS, " ms");
+            }
+            if let Some(v) = plugin.http_max_response_bytes {
+                within(
+                    p,
+                    &["plugins", &i, "http_max_response_bytes"],
+                    v,
+                    HTTP_RESPONSE_BYTES,
+                    " bytes",
+                );
+                let memory_mib = plugin.memory_mib.unwrap_or(hub.plugin_memory_mib) as u64;
+                if let Err(why) = check_response_fits(v, memory_mib) {
+                    p.at(
+                        span_of(&document, &["plugins", &i, "http_max_response_bytes"]),
+                        why,
+                    );
+                }
             }
         }
         for (i, sink) in self.sinks.iter().enumerate() {

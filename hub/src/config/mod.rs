@@ -172,6 +172,10 @@ pub struct PluginConfig {
     /// not public: loopback, private ranges and the like are refused otherwise.
     #[serde(default)]
     pub http_allow_addresses: Vec<Spanned<String>>,
+    /// The largest answer body one of its HTTP calls may take (default 1 MiB): an SMEV 3
+    /// envelope carrying files inline needs more. The answer is copied into the plugin's
+    /// memory, so `memory_mib` must be at least twice this (checked with the config).
+    pub http_max_response_bytes: Option<u64>,
     /// A CA bundle (PEM) trusted for this plugin's https calls, besides the system's
     /// and `[hub.tls_client]`'s.
     pub ca_file: Option<Spanned<PathBuf>>,
@@ -199,6 +203,9 @@ impl PluginConfig {
             rules: self.http_rules.clone(),
             addresses: self.http_addresses.clone(),
             tls: self.tls.clone(),
+            max_response_bytes: self
+                .http_max_response_bytes
+                .unwrap_or(crate::runtime::DEFAULT_MAX_RESPONSE_BYTES),
             ..HttpGrant::none()
         }
     }

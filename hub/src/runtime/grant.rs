@@ -400,8 +400,12 @@ pub struct HttpGrant {
     pub tls: ClientTls,
     pub lookup: Arc<dyn NameLookup>,
     pub timeout: Duration,
+    /// The largest answer body taken; a longer one fails the call with `too-large`.
     pub max_response_bytes: u64,
 }
+
+/// A plugin's largest HTTP answer unless its `http_max_response_bytes` says otherwise.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 20;
 
 impl HttpGrant {
     pub fn none() -> Self {
@@ -411,7 +415,7 @@ impl HttpGrant {
             tls: ClientTls::default(),
             lookup: Arc::new(SystemLookup),
             timeout: Duration::from_secs(5),
-            max_response_bytes: 1 << 20,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 

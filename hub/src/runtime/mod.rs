@@ -24,7 +24,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub use error::CallError;
 pub use grant::{
     non_public, AddressRefused, AddressRule, GrantHost, HttpGrant, HttpRule, NameLookup,
-    SystemLookup,
+    SystemLookup, DEFAULT_MAX_RESPONSE_BYTES,
 };
 pub use host::{Fetched, PluginContext};
 pub use inspect::{PluginInfo, World, CONTRACT_VERSION};

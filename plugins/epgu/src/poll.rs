@@ -172,8 +172,9 @@ fn call(settings: &PollSettings, action: &str, envelope: String) -> Result<Respo
     };
     let response = okno_sdk::http::send(&request).map_err(|e| {
         PluginError::upstream(format!(
-            "{action} to the SMEV adapter at {}: {e:?}",
-            settings.adapter_url
+            "{action} to the SMEV adapter at {}: {}",
+            settings.adapter_url,
+            okno_sdk::http::describe(&e)
         ))
     })?;
     let soap = String::from_utf8_lossy(&response.body[..response.body.len().min(4096)])

@@ -253,7 +253,10 @@ fn send(request: http::Request) -> Result<http::Response, PluginError> {
         http::HttpError::Denied(why) => PluginError::config(format!(
             "the platform's API is not granted to this plugin: {why}; add its host to `http_allow`"
         )),
-        other => PluginError::upstream(format!("the platform's API did not answer: {other:?}")),
+        other => PluginError::upstream(format!(
+            "the platform's API did not answer: {}",
+            http::describe(&other)
+        )),
     })
 }
 

@@ -34,8 +34,7 @@ pub struct TestOptions {
     pub settings: Vec<(String, String)>,
     /// Write each case's output as its expected file instead of comparing.
     pub update: bool,
-    pub http_allow: Vec<String>,
-    pub http_allow_addresses: Vec<String>,
+    pub grants: LocalGrants,
     pub limits: Limits,
 }
 
@@ -205,9 +204,8 @@ pub async fn test(options: TestOptions) -> anyhow::Result<Outcome> {
             &options.file,
             settings.clone().into_iter().collect(),
             LocalGrants {
-                http_allow: options.http_allow.clone(),
-                http_allow_addresses: options.http_allow_addresses.clone(),
                 fixed_now: Some(now),
+                ..options.grants.clone()
             },
             options.limits.clone(),
         )?;

@@ -277,6 +277,24 @@ impl NotKept {
     }
 }
 
+/// Which of a poll's answers a message came from, told by its idempotency key: the
+/// first answer holding the key, or else its id part (connectors write keys as
+/// `prefix:id` or `prefix:id#revision`, as `knd:…` and `sog:…#3`, while the remote
+/// system's bytes hold the id alone). Ids shorter than 8 bytes are not looked for: a
+/// number that short turns up in any answer.
+fn input_holding_key(inputs: &[&[u8]], key: &str) -> Option<usize> {
+    const SHORTEST: usize = 8;
+    let id = key.split_once(':').map_or(key, |(_, id)| id);
+    let bare = id.split_once('#').map_or(id, |(bare, _)| bare);
+    [key, id, bare]
+        .into_iter()
+        .filter(|needle| needle.len() >= SHORTEST)
+        .find_map(|needle| {
+            let finder = memchr::memmem::Finder::new(needle.as_bytes());
+            inputs.iter().position(|input| finder.find(input).is_some())
+        })
+}
+
 impl Blobs {
     /// How much of a poll's answers is kept to look for attachments in: twice
     /// `hub.blobs.max_blob_bytes`, as an answer holding a file at the limit carries it as
@@ -328,8 +346,9 @@ impl Blobs {
 
     /// Keeps the attachments of `messages` found in any of `inputs`, and the raw bytes: with
     /// one input it is every message's raw inbound; with several (a poll's answers), a
-    /// message's raw inbound is the input its first attachment was found in (which answer
-    /// a message without attachments came from is not known, so its raw is not kept).
+    /// message's raw inbound is the input its first attachment was found in, or else the
+    /// first input holding its idempotency key (see [`input_holding_key`]); a message
+    /// found in neither way has no raw kept.
     fn keep_inbound_from(
         &self,
         inputs: &[&[u8]],
@@ -385,6 +404,11 @@ impl Blobs {
                     .iter()
                     .filter_map(|a| a.content_ref.strip_prefix("sha256:"))
                     .find_map(|sha| found_in.get(sha).copied())
+                    .or_else(|| {
+                        m.idempotency_key
+                            .as_deref()
+                            .and_then(|key| input_holding_key(inputs, key))
+                    })
             };
             let Some(input) = input else { continue };
             let sha = kept
@@ -506,5 +530,40 @@ mod tests {
         let sha = blobs.put(b"content").unwrap();
         std::fs::write(dir.path().join(&sha[..2]).join(&sha[2..]), b"other").unwrap();
         assert_eq!(blobs.get(&sha).unwrap(), None);
+    }
+
+    #[test]
+    fn a_poll_of_several_answers_keeps_each_message_its_own_raw() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        blobs.configure(BlobLimits {
+            keep_raw: true,
+            ..BlobLimits::default()
+        });
+        let list = br#"{"items":[{"id":"a1b2c3d4-0001"},{"id":"a1b2c3d4-0002"}]}"#;
+        let first = br#"{"card":{"uid":"a1b2c3d4-0001","text":"first"}}"#;
+        let second = br#"{"card":{"uid":"a1b2c3d4-0002","text":"second"}}"#;
+        let message = |key: &str| {
+            serde_json::from_value::<crate::model::Message>(
+                serde_json::json!({"channel": "sog", "idempotency_key": key}),
+            )
+            .unwrap()
+        };
+        // Keys as connectors write them: with a prefix, with a revision, and one too short
+        // to tell an answer by.
+        let mut messages = [
+            message("sog:a1b2c3d4-0002#3"),
+            message("knd:a1b2c3d4-0001"),
+            message("x:42"),
+        ];
+        let inputs: [&[u8]; 3] = [first, second, list];
+        assert!(blobs.keep_inbound_from(&inputs, &mut messages).is_empty());
+        let raw = |m: &crate::model::Message| {
+            m.metadata_value(RAW_KEY)
+                .map(|sha| blobs.get(sha).unwrap().unwrap())
+        };
+        assert_eq!(raw(&messages[0]).as_deref(), Some(&second[..]));
+        assert_eq!(raw(&messages[1]).as_deref(), Some(&first[..]));
+        assert_eq!(raw(&messages[2]), None);
     }
 }
