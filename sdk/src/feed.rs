@@ -4,9 +4,9 @@
 //! acknowledged with `POST <url>/ack` and `{"seq": N}`).
 //!
 //! The cursor (the last number journaled) lives in [`kv`](crate::kv) and moves in
-//! [`ack`], which the hub calls only once every message of the batch is journaled: a hub
-//! that stops in between fetches the same items again, and their idempotency keys make
-//! the second journal a duplicate. An item the connector refuses as invalid or unsupported
+//! [`ack`], which the hub calls only once every message of the batch is journaled, and
+//! only after the remote system has taken the ack: a hub that stops in between fetches
+//! the same items again, and their idempotency keys make the second journal a duplicate. An item the connector refuses as invalid or unsupported
 //! is logged with its number and passed over, so that one bad item does not stop the feed;
 //! any other error (the plugin's settings) fails the poll, and nothing is passed over.
 
@@ -106,8 +106,13 @@ pub fn poll(
     })
 }
 
-/// Moves the cursor to `token` (a batch's last number) and tells the remote system it
-/// may drop the items up to it.
+/// Tells the remote system it may drop the items up to `token` (a batch's last number),
+/// then moves the cursor there.
+///
+/// In this order because the cursor outlives the hub: moved first, a hub stopped before
+/// the remote system answered would poll after the batch, never ack it again, and leave
+/// it in the remote outbox for good. Moved last, a hub stopped in between polls from the
+/// old cursor, and gets only what the remote system still holds.
 pub fn ack(feed: &Feed<'_>, token: &str) -> Result<(), PluginError> {
     let seq: u64 = token.trim().parse().map_err(|_| {
         error(
@@ -115,12 +120,12 @@ pub fn ack(feed: &Feed<'_>, token: &str) -> Result<(), PluginError> {
             format!("ack token {token:?} is not a feed number"),
         )
     })?;
+    let body = serde_json::json!({ "seq": seq }).to_string().into_bytes();
+    send("POST", &format!("{}/ack", feed.url), Some(body))?;
     if seq > cursor()? {
         kv::set(CURSOR_KEY, seq.to_string().as_bytes())
             .map_err(|e| error(ErrorKind::Internal, format!("kv set {CURSOR_KEY}: {e:?}")))?;
     }
-    let body = serde_json::json!({ "seq": seq }).to_string().into_bytes();
-    send("POST", &format!("{}/ack", feed.url), Some(body))?;
     Ok(())
 }
 

@@ -7,11 +7,18 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
+
+/// Longer than the hub's store takes to write to disk on its own (sled flushes every
+/// 500 ms): a test waits this long between the hung ack and the kill, so that whatever
+/// the plugin wrote to its kv before acking is on disk when the hub restarts, as it would
+/// be after a hang of any length in production.
+pub const PAST_THE_STORE_FLUSH: Duration = Duration::from_millis(1500);
 
 #[derive(Clone)]
 pub struct FeedGate {
