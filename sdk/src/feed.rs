@@ -4,9 +4,9 @@
 //! acknowledged with `POST <url>/ack` and `{"seq": N}`).
 //!
 //! The cursor (the last number journaled) lives in [`kv`](crate::kv) and moves in
-//! [`ack`], which the hub calls only once every message of the batch is journaled, and
-//! only after the remote system has taken the ack: a hub that stops in between fetches
-//! the same items again, and their idempotency keys make the second journal a duplicate. An item the connector refuses as invalid or unsupported
+//! [`ack`], once the batch is journaled and the remote system has taken the ack: a hub
+//! that stops in between fetches the same items again, and their idempotency keys make
+//! the second journal a duplicate. An item the connector refuses as invalid or unsupported
 //! is logged with its number and passed over, so that one bad item does not stop the feed;
 //! any other error (the plugin's settings) fails the poll, and nothing is passed over.
 

@@ -15,10 +15,10 @@ use axum::routing::{get, post};
 use axum::Router;
 
 /// Longer than the hub's store takes to write to disk on its own (sled flushes every
-/// 500 ms): a test waits this long between the hung ack and the kill, so that whatever
-/// the plugin wrote to its kv before acking is on disk when the hub restarts, as it would
-/// be after a hang of any length in production.
-pub const PAST_THE_STORE_FLUSH: Duration = Duration::from_millis(1500);
+/// 500 ms): [`FeedGate::hung_ack`] waits this long after the hung ack, so that whatever
+/// the plugin wrote to its kv before acking is on disk when the hub is killed, as it
+/// would be after a hang of any length in production.
+const PAST_THE_STORE_FLUSH: Duration = Duration::from_millis(1500);
 
 #[derive(Clone)]
 pub struct FeedGate {
@@ -55,6 +55,16 @@ impl FeedGate {
             .expect("the gate's port");
         tokio::spawn(async move { axum::serve(listener, app).await });
         gate
+    }
+
+    /// Waits for the first ack to hang (the batch is journaled), then past the store's
+    /// own flush: the moment to kill the hub.
+    pub async fn hung_ack(&self, limit: Duration) {
+        crate::eventually("the first ack is sent", limit, || {
+            self.ack_attempts.load(Ordering::SeqCst) >= 1
+        })
+        .await;
+        tokio::time::sleep(PAST_THE_STORE_FLUSH).await;
     }
 }
 

@@ -12,7 +12,7 @@ use okno_hub::auth::{Role, TokenStore};
 use okno_hub::cli::serve;
 use okno_sdk::types::Date;
 use okno_simulators::knd::{self, KndOptions, Push};
-use okno_tests::feed_gate::{FeedGate, HubProcess, PAST_THE_STORE_FLUSH};
+use okno_tests::feed_gate::{FeedGate, HubProcess};
 use okno_tests::*;
 use serde_json::{json, Value};
 
@@ -326,11 +326,7 @@ async fn polling_the_portal_across_a_kill_loses_nothing_and_ingests_nothing_twic
 
     // Killed once the batch is journaled and its ack is on the way, not answered.
     let mut hub = HubProcess::start(binary, &config);
-    eventually("the first ack is sent", LIMIT, || {
-        gate.ack_attempts.load(Ordering::SeqCst) >= 1
-    })
-    .await;
-    tokio::time::sleep(PAST_THE_STORE_FLUSH).await;
+    gate.hung_ack(LIMIT).await;
     hub.kill();
     assert_eq!(gate.acked.load(Ordering::SeqCst), 0);
 

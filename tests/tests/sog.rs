@@ -10,7 +10,7 @@ use std::time::Duration;
 use okno_hub::auth::{Role, TokenStore};
 use okno_hub::cli::serve;
 use okno_simulators::sog::{self, Push, SogOptions};
-use okno_tests::feed_gate::{FeedGate, HubProcess, PAST_THE_STORE_FLUSH};
+use okno_tests::feed_gate::{FeedGate, HubProcess};
 use okno_tests::*;
 use serde_json::Value;
 
@@ -387,11 +387,7 @@ async fn polling_sog_across_a_kill_loses_nothing_and_ingests_nothing_twice() {
 
     // Killed once the batch is journaled and its ack is on the way, not answered.
     let mut hub = HubProcess::start(env!("CARGO_BIN_EXE_okno-under-test"), &config);
-    eventually("the first ack is sent", LIMIT, || {
-        gate.ack_attempts.load(Ordering::SeqCst) >= 1
-    })
-    .await;
-    tokio::time::sleep(PAST_THE_STORE_FLUSH).await;
+    gate.hung_ack(LIMIT).await;
     hub.kill();
     assert_eq!(gate.acked.load(Ordering::SeqCst), 0);
 
